@@ -1,0 +1,114 @@
+// Package cli is aigate's command line: the command tree, one file per
+// command, each parsing its options from the config table and writing to
+// injected streams so the whole CLI runs in-process in tests.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/aigate/aigate/internal/config"
+)
+
+// IO is what a command reads and writes: injected so tests capture it.
+type IO struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+}
+
+// Command is one node of the command tree: either it runs, or it groups
+// subcommands.
+type Command struct {
+	Name    string
+	Summary string
+	// Run executes the command with the arguments after its name.
+	Run func(ctx context.Context, io IO, args []string) error
+	Sub []*Command
+}
+
+// ExitError carries a specific exit status (e.g. 1 for "plan found a
+// conflict") without an error message of its own.
+type ExitError struct{ Code int }
+
+func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// Root is the aigate command tree.
+func Root() *Command {
+	return &Command{
+		Name:    "aigate",
+		Summary: "aigate is a self-hosted AI gateway: one governed door from coding agents to model providers.",
+		Sub: []*Command{
+			serverCommand(),
+			migrateCommand(),
+			versionCommand(),
+		},
+	}
+}
+
+// Main runs the CLI and returns the process exit status.
+func Main(ctx context.Context, args []string, io IO) int {
+	if io.Getenv == nil {
+		io.Getenv = os.Getenv
+	}
+	err := Root().Execute(ctx, io, args)
+	var exit ExitError
+	switch {
+	case err == nil, errors.Is(err, config.ErrHelp):
+		return 0
+	case errors.As(err, &exit):
+		return exit.Code
+	default:
+		fmt.Fprintf(io.Stderr, "error: %v\n", err)
+		return 1
+	}
+}
+
+// Execute dispatches args to the matching subcommand.
+func (c *Command) Execute(ctx context.Context, io IO, args []string) error {
+	if c.Run != nil {
+		return c.Run(ctx, io, args)
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		c.writeHelp(io.Stdout)
+		if len(args) == 0 {
+			return errors.New("a command is required (see the list above)")
+		}
+		return config.ErrHelp
+	}
+	for _, sub := range c.Sub {
+		if sub.Name == args[0] {
+			return sub.Execute(ctx, io, args[1:])
+		}
+	}
+	return fmt.Errorf("unknown command %q for %q; run '%s --help' to see the commands", args[0], c.Name, c.Name)
+}
+
+func (c *Command) writeHelp(w io.Writer) {
+	fmt.Fprintf(w, "%s\n\nUsage: %s <command> [flags]\n\nCommands:\n", c.Summary, c.Name)
+	subs := append([]*Command(nil), c.Sub...)
+	sort.Slice(subs, func(i, j int) bool { return subs[i].Name < subs[j].Name })
+	width := 0
+	for _, s := range subs {
+		width = max(width, len(s.Name))
+	}
+	for _, s := range subs {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, s.Name, s.Summary)
+	}
+	fmt.Fprintf(w, "\nRun '%s <command> --help' for a command's flags.\n", c.Name)
+}
+
+// newLogger builds the process logger from the logging options.
+func newLogger(cfg config.Logging, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Level}
+	if strings.EqualFold(cfg.Format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

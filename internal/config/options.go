@@ -1,0 +1,202 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Database says where aigate's PostgreSQL is: an external server, or the
+// embedded one kept in the data dir.
+type Database struct {
+	PostgresURL            string
+	PostgresConnectTimeout time.Duration
+	DataDir                string
+	EmbeddedPostgresBinDir string
+}
+
+// Logging configures the process logger.
+type Logging struct {
+	Level  slog.Level
+	Format string // "text" or "json"
+}
+
+// Server is everything `aigate server` is configured with.
+type Server struct {
+	HTTPAddress     string
+	ShutdownTimeout time.Duration
+	Database
+	Logging
+}
+
+// ServerOptions is the option table of `aigate server`.
+func ServerOptions(c *Server) []*Option {
+	opts := []*Option{
+		{
+			Flag: "http-address", Arg: "ADDR", Env: "AIGATE_HTTP_ADDRESS", Default: "127.0.0.1:8080",
+			Description: "Address the admin API, gateway, dashboard and metrics listen on.",
+			Expect:      "host:port (port 0 picks a free port)",
+			Set:         hostPort(&c.HTTPAddress),
+		},
+		{
+			Flag: "shutdown-timeout", Arg: "DURATION", Env: "AIGATE_SHUTDOWN_TIMEOUT", Default: "30s",
+			Description: "How long a stopping server lets in-flight requests and streams finish.",
+			Expect:      "a duration such as 30s or 2m",
+			Set:         duration(&c.ShutdownTimeout),
+		},
+	}
+	opts = append(opts, DatabaseOptions(&c.Database)...)
+	return append(opts, LoggingOptions(&c.Logging)...)
+}
+
+// DatabaseOptions are shared by every command that opens the database.
+func DatabaseOptions(d *Database) []*Option {
+	return []*Option{
+		{
+			Flag: "postgres-url", Arg: "URL", Env: "AIGATE_POSTGRES_URL", Default: "",
+			DefaultText: "empty: run the embedded PostgreSQL in the data dir",
+			Description: "PostgreSQL connection URL of an external database.",
+			Expect:      "postgres://user:password@host:5432/database?sslmode=require",
+			Secret:      true,
+			Set:         postgresURL(&d.PostgresURL),
+		},
+		{
+			Flag: "postgres-connect-timeout", Arg: "DURATION", Env: "AIGATE_POSTGRES_CONNECT_TIMEOUT", Default: "30s",
+			Description: "How long startup keeps retrying an unreachable database before giving up.",
+			Expect:      "a duration such as 30s or 2m",
+			Set:         duration(&d.PostgresConnectTimeout),
+		},
+		{
+			Flag: "data-dir", Arg: "DIR", Env: "AIGATE_DATA_DIR", Default: DefaultDataDir(),
+			DefaultText: "/var/lib/aigate as root, else $XDG_DATA_HOME/aigate or ~/.local/share/aigate",
+			Description: "Directory for the embedded PostgreSQL cluster and generated files.",
+			Expect:      "an absolute or relative directory path",
+			Set:         dirPath(&d.DataDir),
+		},
+		{
+			Flag: "embedded-postgres-bin-dir", Arg: "DIR", Env: "AIGATE_EMBEDDED_POSTGRES_BIN_DIR", Default: "",
+			DefaultText: "empty: search pg_config --bindir, PATH and /usr/lib/postgresql/*/bin",
+			Description: "Directory holding the postgres and initdb binaries for the embedded PostgreSQL.",
+			Expect:      "a directory path",
+			Set:         plain(&d.EmbeddedPostgresBinDir),
+		},
+	}
+}
+
+// LoggingOptions are shared by every long-running command.
+func LoggingOptions(l *Logging) []*Option {
+	return []*Option{
+		{
+			Flag: "log-level", Arg: "LEVEL", Env: "AIGATE_LOG_LEVEL", Default: "info",
+			Description: "Least severe log level written.",
+			Expect:      "one of debug, info, warn, error",
+			Set: func(v string) error {
+				switch strings.ToLower(v) {
+				case "debug":
+					l.Level = slog.LevelDebug
+				case "info":
+					l.Level = slog.LevelInfo
+				case "warn", "warning":
+					l.Level = slog.LevelWarn
+				case "error":
+					l.Level = slog.LevelError
+				default:
+					return errors.New("unknown log level")
+				}
+				return nil
+			},
+		},
+		{
+			Flag: "log-format", Arg: "FORMAT", Env: "AIGATE_LOG_FORMAT", Default: "text",
+			Description: "Log line format: text for people, json for log pipelines.",
+			Expect:      "text or json",
+			Set: func(v string) error {
+				if v != "text" && v != "json" {
+					return errors.New("unknown log format")
+				}
+				l.Format = v
+				return nil
+			},
+		},
+	}
+}
+
+// DefaultDataDir is /var/lib/aigate for root (a system service) and the
+// user's XDG data directory otherwise.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/aigate"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "aigate")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "aigate")
+	}
+	return "aigate-data"
+}
+
+func plain(p *string) func(string) error {
+	return func(v string) error { *p = v; return nil }
+}
+
+func dirPath(p *string) func(string) error {
+	return func(v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("must not be empty")
+		}
+		abs, err := filepath.Abs(v)
+		if err != nil {
+			return fmt.Errorf("cannot resolve path: %w", err)
+		}
+		*p = abs
+		return nil
+	}
+}
+
+func duration(p *time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("not a duration")
+		}
+		if d <= 0 {
+			return errors.New("must be positive")
+		}
+		*p = d
+		return nil
+	}
+}
+
+func hostPort(p *string) func(string) error {
+	return func(v string) error {
+		_, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return errors.New("not a host:port address")
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 0 || n > 65535 {
+			return errors.New("port must be a number from 0 to 65535")
+		}
+		*p = v
+		return nil
+	}
+}
+
+// postgresURL checks the shape only; the driver parses it fully at connect
+// time. Its errors never echo the value, which may hold a password.
+func postgresURL(p *string) func(string) error {
+	return func(v string) error {
+		if v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") && !strings.Contains(v, "=") {
+			return errors.New("not a PostgreSQL URL")
+		}
+		*p = v
+		return nil
+	}
+}

@@ -1,0 +1,150 @@
+// Package server runs `aigate server`: it brings the process up in the order
+// the multi-replica contract requires (database, migrations, deployment setup,
+// replica registration, then HTTP readiness) and takes it down in reverse.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/aigate/aigate/internal/buildinfo"
+	"github.com/aigate/aigate/internal/config"
+	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/database/migrate"
+	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/replicas"
+	"github.com/aigate/aigate/internal/site"
+)
+
+// EmbeddedDatabaseName is the database aigate uses in its embedded cluster.
+const EmbeddedDatabaseName = "aigate"
+
+// Run serves until ctx is cancelled (SIGINT/SIGTERM) or something fatal
+// happens, and returns nil after a clean shutdown.
+func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error) {
+	replicaID := uuid.New()
+	version := buildinfo.Version()
+	logger = logger.With("replica_id", replicaID.String())
+	logger.Info("starting aigate", "version", version)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "aigate_build_info", Help: "Always 1; labels say which build runs."}, []string{"version", "replica_id"})
+	buildInfo.WithLabelValues(version, replicaID.String()).Set(1)
+	reg.MustRegister(buildInfo)
+
+	// The readiness checks need the database, which exists only later;
+	// /readyz runs them only after SetReady(true), by which time db and
+	// migrator are set.
+	var (
+		db       *database.DB
+		migrator *migrate.Migrator
+	)
+	httpSrv := httpserver.New(logger.With("component", "http"), reg, []httpserver.ReadyCheck{
+		{Name: "database", Check: func(ctx context.Context) error { return db.Pool.Ping(ctx) }},
+		{Name: "migrations", Check: func(ctx context.Context) error { return migrator.CheckCurrent(ctx) }},
+	})
+	// Listen first: a taken port fails before anything else starts, and
+	// /healthz answers while migrations run.
+	addr, err := httpSrv.Listen(cfg.HTTPAddress)
+	if err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve() }()
+	logger.Info("http server listening", "address", addr.String())
+	// HTTP shuts down first (in-flight requests may still need the
+	// database), so the normal path calls it explicitly before the other
+	// deferred steps; the defer covers the failure paths.
+	var shutdownOnce sync.Once
+	shutdownHTTP := func() {
+		shutdownOnce.Do(func() {
+			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+			defer cancel()
+			if shErr := httpSrv.Shutdown(shutdownCtx); shErr != nil {
+				err = errors.Join(err, fmt.Errorf("shut down http server: %w", shErr))
+			}
+			if sErr := <-serveErr; sErr != nil {
+				err = errors.Join(err, sErr)
+			}
+			logger.Info("http server stopped")
+		})
+	}
+	defer shutdownHTTP()
+
+	opened, err := OpenDatabase(ctx, cfg.Database, "aigate "+replicaID.String()[:8], logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cErr := opened.Close(); cErr != nil {
+			err = errors.Join(err, cErr)
+		}
+	}()
+	db = opened.DB
+	pool := db.Pool
+	reg.MustRegister(database.NewPoolCollector(pool))
+
+	// A signal during migrations waits for them: the transaction would roll
+	// back cleanly, but an operator pressing Ctrl-C once expects the
+	// current step to finish, not a retry of a long migration next time.
+	migrator = migrate.New(db, migrate.Embedded(), version)
+	applied, err := migrator.Up(context.WithoutCancel(ctx))
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		logger.Info("applied migration", "migration", m.Name)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+
+	st, err := site.Setup(ctx, db, time.Now())
+	if err != nil {
+		return fmt.Errorf("deployment setup: %w", err)
+	}
+	logger.Info("deployment ready", "deployment_id", st.DeploymentID.String())
+
+	replica, err := replicas.Register(ctx, db, replicas.Config{
+		ID: replicaID, Version: version, HTTPAddress: addr.String(), Logger: logger.With("component", "replicas"),
+	})
+	if err != nil {
+		return err
+	}
+	var services sync.WaitGroup
+	servicesCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
+	services.Go(func() { replica.Run(servicesCtx) })
+	defer func() {
+		stopServices()
+		services.Wait()
+		deregCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if dErr := replica.Deregister(deregCtx); dErr != nil {
+			logger.Warn("could not mark replica stopped", "error", dErr)
+		}
+	}()
+
+	httpSrv.SetReady(true)
+	logger.Info("aigate ready", "address", addr.String())
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		shutdownHTTP()
+		return err
+	case err := <-serveErr:
+		serveErr <- err // the deferred shutdown reads it again
+		return fmt.Errorf("http server stopped unexpectedly: %w", err)
+	case <-opened.Died:
+		return errors.New("embedded PostgreSQL exited unexpectedly; its last log lines are above")
+	}
+}
