@@ -23,6 +23,8 @@ const LockWaitLogAfter = 2 * time.Second
 type DB struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
+	// LockWaitLogAfter overrides the package default (tests shorten it).
+	LockWaitLogAfter time.Duration
 }
 
 // New wraps an open pool.
@@ -30,7 +32,7 @@ func New(pool *pgxpool.Pool, logger *slog.Logger) *DB {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &DB{Pool: pool, Logger: logger}
+	return &DB{Pool: pool, Logger: logger, LockWaitLogAfter: LockWaitLogAfter}
 }
 
 // ErrLockNotAcquired is returned by TryLockedTx when another session holds
@@ -109,7 +111,7 @@ func (db *DB) waitLock(ctx context.Context, tx pgx.Tx, lock LockID) error {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		t := time.NewTicker(LockWaitLogAfter)
+		t := time.NewTicker(db.LockWaitLogAfter)
 		defer t.Stop()
 		for {
 			select {
@@ -126,7 +128,7 @@ func (db *DB) waitLock(ctx context.Context, tx pgx.Tx, lock LockID) error {
 	if err != nil {
 		return fmt.Errorf("wait for advisory lock %s: %w", lock, err)
 	}
-	if waited := time.Since(start); waited >= LockWaitLogAfter {
+	if waited := time.Since(start); waited >= db.LockWaitLogAfter {
 		db.Logger.Info("advisory lock acquired", "lock", lock.String(), "waited", waited.Round(time.Millisecond))
 	}
 	return nil

@@ -189,6 +189,12 @@ func TestStartStopReuse(t *testing.T) {
 	require.NotContains(t, logs.String(), strings.TrimSpace(string(pw)), "password leaked into the log")
 	require.NotContains(t, s.ConnString("postgres"), "password", "unix socket connections need no password")
 
+	// What the stale-postmaster.pid logic sees for a live server.
+	state, detail := inspectProcess(s.PID(), clusterDir)
+	require.Equal(t, procThisCluster, state, detail)
+	state, detail = inspectProcess(s.PID(), dataDir)
+	require.Equal(t, procOtherCluster, state, detail)
+
 	conn := connect(t, s, "postgres")
 	var one int
 	require.NoError(t, conn.QueryRow(ctx, "select 1").Scan(&one))
@@ -248,6 +254,15 @@ func TestSecondStartFailsWhileRunning(t *testing.T) {
 	require.ErrorAs(t, err, &e)
 	require.Contains(t, err.Error(), fmt.Sprintf("is already in use by another aigate process (pid %d)", os.Getpid()))
 	require.Contains(t, e.Fix, "stop the other process or use a different --data-dir")
+
+	// Had the lock been lost, Start would still wait for the live postmaster
+	// rather than start a second one on the same cluster.
+	clusterDir := filepath.Join(dataDir, "postgres")
+	waitCtx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	err = clearStalePostmaster(waitCtx, opts.Logger, clusterDir)
+	require.ErrorContains(t, err, fmt.Sprintf("waiting for PostgreSQL pid %d to exit", s.PID()))
+	require.FileExists(t, filepath.Join(clusterDir, "postmaster.pid"))
 
 	// The failed attempt must not have disturbed the running server.
 	conn := connect(t, s, "postgres")

@@ -1,0 +1,135 @@
+package config_test
+
+import (
+	"bytes"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/aigate/aigate/internal/config"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var update = flag.Bool("update", false, "rewrite golden files and docs/configuration.md")
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func serverSet(cfg *config.Server) *config.Set {
+	return &config.Set{Command: "aigate server", Usage: "[flags]", Summary: "Run the server.", Options: config.ServerOptions(cfg)}
+}
+
+func TestPrecedenceFlagEnvDefault(t *testing.T) {
+	t.Parallel()
+	var cfg config.Server
+	_, err := serverSet(&cfg).Parse(nil, env(nil), nil)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:8080", cfg.HTTPAddress)
+	require.Equal(t, slog.LevelInfo, cfg.Level)
+	require.Equal(t, 30*time.Second, cfg.PostgresConnectTimeout)
+	require.Empty(t, cfg.PostgresURL)
+
+	cfg = config.Server{}
+	_, err = serverSet(&cfg).Parse(nil, env(map[string]string{"AIGATE_HTTP_ADDRESS": "127.0.0.1:9000", "AIGATE_LOG_LEVEL": "debug"}), nil)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9000", cfg.HTTPAddress)
+	require.Equal(t, slog.LevelDebug, cfg.Level)
+
+	cfg = config.Server{}
+	set := serverSet(&cfg)
+	_, err = set.Parse([]string{"--http-address", "127.0.0.1:9100", "--data-dir=rel"},
+		env(map[string]string{"AIGATE_HTTP_ADDRESS": "127.0.0.1:9000"}), nil)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9100", cfg.HTTPAddress, "a flag beats the environment")
+	require.True(t, filepath.IsAbs(cfg.DataDir), "data dir is made absolute")
+	require.Equal(t, "flag", set.Options[0].Source())
+}
+
+func TestInvalidValuesNameFlagEnvAndForm(t *testing.T) {
+	t.Parallel()
+	const secret = "hunter2-very-secret"
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		"log level flag":   {[]string{"--log-level", "loud"}, nil, []string{`"loud"`, "--log-level (AIGATE_LOG_LEVEL)", "given by --log-level", "one of debug, info, warn, error"}},
+		"log format env":   {nil, map[string]string{"AIGATE_LOG_FORMAT": "xml"}, []string{"--log-format (AIGATE_LOG_FORMAT)", "given by AIGATE_LOG_FORMAT", "text or json"}},
+		"address":          {[]string{"--http-address", "8080"}, nil, []string{"--http-address (AIGATE_HTTP_ADDRESS)", "host:port"}},
+		"port range":       {[]string{"--http-address", "127.0.0.1:70000"}, nil, []string{"port must be a number from 0 to 65535"}},
+		"duration":         {nil, map[string]string{"AIGATE_POSTGRES_CONNECT_TIMEOUT": "soon"}, []string{"AIGATE_POSTGRES_CONNECT_TIMEOUT", "not a duration", "30s"}},
+		"negative timeout": {[]string{"--shutdown-timeout", "-1s"}, nil, []string{"must be positive"}},
+		"secret url":       {[]string{"--postgres-url", "mysql://u:" + secret + "@h/db"}, nil, []string{"--postgres-url (AIGATE_POSTGRES_URL)", "value hidden", "postgres://"}},
+		"unknown flag":     {[]string{"--colour"}, nil, []string{"colour", "aigate server --help"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var cfg config.Server
+			_, err := serverSet(&cfg).Parse(tc.args, env(tc.env), nil)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+			require.NotContains(t, err.Error(), secret)
+		})
+	}
+}
+
+func TestEmptyEnvMeansUnset(t *testing.T) {
+	t.Parallel()
+	var cfg config.Server
+	_, err := serverSet(&cfg).Parse(nil, env(map[string]string{"AIGATE_HTTP_ADDRESS": ""}), nil)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:8080", cfg.HTTPAddress)
+}
+
+// TestHelpGolden pins the server's --help text; run with -update after a
+// deliberate change.
+func TestHelpGolden(t *testing.T) {
+	t.Parallel()
+	var cfg config.Server
+	var out bytes.Buffer
+	_, err := serverSet(&cfg).Parse([]string{"--help"}, env(nil), &out)
+	require.ErrorIs(t, err, config.ErrHelp)
+	golden := filepath.Join("testdata", "server-help.golden")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, out.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	require.Equal(t, string(want), out.String())
+	for _, o := range config.ServerOptions(&cfg) {
+		require.Contains(t, out.String(), "--"+o.Flag)
+		require.Contains(t, out.String(), o.Env)
+	}
+}
+
+// TestConfigurationDoc keeps docs/configuration.md's option table generated
+// from the option table itself.
+func TestConfigurationDoc(t *testing.T) {
+	t.Parallel()
+	const begin, end = "<!-- BEGIN server options (generated: go test ./internal/config -update) -->\n", "<!-- END server options -->"
+	path := filepath.Join("..", "..", "docs", "configuration.md")
+	doc, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var cfg config.Server
+	table := serverSet(&cfg).Markdown()
+	s := string(doc)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	require.True(t, i >= 0 && j > i, "docs/configuration.md must hold the generated table between the markers")
+	if *update {
+		s = s[:i+len(begin)] + table + s[j:]
+		require.NoError(t, os.WriteFile(path, []byte(s), 0o644))
+		return
+	}
+	require.Equal(t, table, s[i+len(begin):j], "docs/configuration.md is out of date: go test ./internal/config -update")
+}

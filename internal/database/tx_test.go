@@ -1,0 +1,224 @@
+package database_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/testdb"
+)
+
+func setup(t *testing.T) *database.DB {
+	t.Helper()
+	db := testdb.New(t)
+	_, err := db.Pool.Exec(context.Background(), "CREATE TABLE things (id int PRIMARY KEY)")
+	require.NoError(t, err)
+	return db
+}
+
+func count(t *testing.T, db *database.DB) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM things").Scan(&n))
+	return n
+}
+
+func insert(ctx context.Context, tx pgx.Tx, id int) error {
+	_, err := tx.Exec(ctx, "INSERT INTO things VALUES ($1)", id)
+	return err
+}
+
+func TestTxCommitsAndRollsBack(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	ctx := context.Background()
+
+	got, err := database.Tx(ctx, db, func(ctx context.Context, tx pgx.Tx) (int, error) {
+		return 7, insert(ctx, tx, 1)
+	})
+	require.NoError(t, err)
+	require.Equal(t, 7, got)
+	require.Equal(t, 1, count(t, db))
+
+	boom := errors.New("boom")
+	_, err = database.Tx(ctx, db, func(ctx context.Context, tx pgx.Tx) (int, error) {
+		require.NoError(t, insert(ctx, tx, 2))
+		return 0, boom
+	})
+	require.ErrorIs(t, err, boom)
+	require.Equal(t, 1, count(t, db), "the failed transaction's insert must be rolled back")
+
+	require.Panics(t, func() {
+		_, _ = database.Tx(ctx, db, func(ctx context.Context, tx pgx.Tx) (int, error) {
+			require.NoError(t, insert(ctx, tx, 3))
+			panic("handler bug")
+		})
+	})
+	require.Equal(t, 1, count(t, db), "a panicking transaction must be rolled back")
+}
+
+// TestTxRollbackSurvivesCancel cancels the context inside the transaction: the
+// rollback must still reach the server, so the connection goes back to the
+// pool clean and the row never appears.
+func TestTxRollbackSurvivesCancel(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := database.Tx(ctx, db, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+		require.NoError(t, insert(ctx, tx, 1))
+		cancel()
+		return struct{}{}, ctx.Err()
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 0, count(t, db))
+	var inTx int
+	require.NoError(t, db.Pool.QueryRow(context.Background(),
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'").Scan(&inTx))
+	require.Zero(t, inTx, "no connection may be left inside the transaction")
+}
+
+// TestLockedTxSerialises runs many increments of a counter that is read and
+// written without row locks; only the advisory lock keeps them from losing
+// updates.
+func TestLockedTxSerialises(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, "CREATE TABLE counter (n int); INSERT INTO counter VALUES (0)")
+	require.NoError(t, err)
+
+	const workers, rounds = 8, 10
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range rounds {
+				_, err := database.LockedTx(ctx, db, database.LockUsageCounters, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+					var n int
+					if err := tx.QueryRow(ctx, "SELECT n FROM counter").Scan(&n); err != nil {
+						return struct{}{}, err
+					}
+					_, err := tx.Exec(ctx, "UPDATE counter SET n = $1", n+1)
+					return struct{}{}, err
+				})
+				require.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, "SELECT n FROM counter").Scan(&n))
+	require.Equal(t, workers*rounds, n)
+}
+
+func TestTryLockedTxSkipsWhenHeld(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	ctx := context.Background()
+	holding := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		_, err := database.LockedTx(ctx, db, database.LockUsageRollup, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+			close(holding)
+			<-release
+			return struct{}{}, nil
+		})
+		done <- err
+	}()
+	<-holding
+	ran := false
+	_, err := database.TryLockedTx(ctx, db, database.LockUsageRollup, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+		ran = true
+		return struct{}{}, nil
+	})
+	require.ErrorIs(t, err, database.ErrLockNotAcquired)
+	require.False(t, ran)
+	close(release)
+	require.NoError(t, <-done)
+
+	_, err = database.TryLockedTx(ctx, db, database.LockUsageRollup, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+		ran = true
+		return struct{}{}, nil
+	})
+	require.NoError(t, err)
+	require.True(t, ran, "once the lock is free the job runs")
+}
+
+// syncBuffer is a log sink the lock-wait goroutine can write to safely.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestLockWaitIsLoggedWithHolder(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	var logs syncBuffer
+	db.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	db.LockWaitLogAfter = 20 * time.Millisecond
+	ctx := context.Background()
+
+	holding := make(chan struct{})
+	release := make(chan struct{})
+	holderPID := make(chan uint32, 1)
+	holder := make(chan error)
+	go func() {
+		_, err := database.LockedTx(ctx, db, database.LockDeploymentSetup, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+			holderPID <- tx.Conn().PgConn().PID()
+			close(holding)
+			<-release
+			return struct{}{}, nil
+		})
+		holder <- err
+	}()
+	<-holding
+
+	var logged atomic.Bool
+	waiter := make(chan error)
+	go func() {
+		_, err := database.LockedTx(ctx, db, database.LockDeploymentSetup, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+			logged.Store(strings.Contains(logs.String(), "waiting for advisory lock"))
+			return struct{}{}, nil
+		})
+		waiter <- err
+	}()
+	// Release the holder once the waiter has logged its wait.
+	for !strings.Contains(logs.String(), "waiting for advisory lock") {
+		select {
+		case err := <-waiter:
+			t.Fatalf("waiter finished before the lock was released: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	close(release)
+	require.NoError(t, <-holder)
+	require.NoError(t, <-waiter)
+	require.True(t, logged.Load())
+	out := logs.String()
+	require.Contains(t, out, "lock=deployment_setup")
+	require.Contains(t, out, "holder_pid="+strconv.FormatUint(uint64(<-holderPID), 10))
+	require.Contains(t, out, "advisory lock acquired")
+}
