@@ -1,0 +1,160 @@
+package httpserver_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/aigate/aigate/internal/httpserver"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer collects log lines written while the test reads them.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type fixture struct {
+	base string
+	srv  *httpserver.Server
+	logs *syncBuffer
+	fail *atomic.Bool
+}
+
+// setup runs a real server on a loopback port with one readiness check that
+// the test can make fail.
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{logs: &syncBuffer{}, fail: &atomic.Bool{}}
+	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.srv = httpserver.New(logger, prometheus.NewRegistry(), []httpserver.ReadyCheck{{
+		Name: "database",
+		Check: func(context.Context) error {
+			if f.fail.Load() {
+				return errors.New("connection refused")
+			}
+			return nil
+		},
+	}})
+	f.srv.Handle("GET /boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret internal detail") }))
+	f.srv.Handle("GET /echo-id", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, httpserver.RequestID(r.Context()))
+	}))
+	addr, err := f.srv.Listen("127.0.0.1:0")
+	require.NoError(t, err)
+	f.base = "http://" + addr.String()
+	done := make(chan error)
+	go func() { done <- f.srv.Serve() }()
+	t.Cleanup(func() {
+		require.NoError(t, f.srv.Shutdown(context.Background()))
+		require.NoError(t, <-done)
+	})
+	return f
+}
+
+func get(t *testing.T, url string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(body)
+}
+
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	resp, _ := get(t, f.base+"/healthz")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	resp, body := get(t, f.base+"/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "not ready before SetReady")
+	require.Contains(t, body, `"message":"Not ready."`)
+
+	f.srv.SetReady(true)
+	resp, _ = get(t, f.base+"/readyz")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	f.fail.Store(true)
+	resp, body = get(t, f.base+"/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Contains(t, body, "database")
+	require.NotContains(t, body, "connection refused", "internal causes go to the log, not the response")
+	require.Contains(t, f.logs.String(), "connection refused")
+}
+
+func TestRequestIDs(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	resp, body := get(t, f.base+"/echo-id")
+	id := resp.Header.Get("X-Request-Id")
+	require.Len(t, id, 32)
+	require.Equal(t, id, body, "handlers see the ID the response carries")
+
+	resp, body = get(t, f.base+"/echo-id", "X-Request-Id", "lb-trace-123")
+	require.Equal(t, "lb-trace-123", resp.Header.Get("X-Request-Id"), "a plain incoming ID is kept")
+	require.Equal(t, "lb-trace-123", body)
+
+	resp, _ = get(t, f.base+"/echo-id", "X-Request-Id", "bad id\" injected=1")
+	require.Len(t, resp.Header.Get("X-Request-Id"), 32, "an unsafe incoming ID is replaced")
+}
+
+func TestErrorsAreJSONWithoutInternals(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	resp, body := get(t, f.base+"/nope")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	var e httpserver.ErrorBody
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	require.Equal(t, "Not found.", e.Message)
+	require.Equal(t, resp.Header.Get("X-Request-Id"), e.RequestID)
+
+	resp, body = get(t, f.base+"/boom")
+	require.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	require.NotContains(t, body, "secret internal detail")
+	require.Contains(t, f.logs.String(), "secret internal detail")
+	require.Contains(t, f.logs.String(), "request_id="+resp.Header.Get("X-Request-Id"))
+}
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	get(t, f.base+"/healthz")
+	get(t, f.base+"/nope")
+	_, body := get(t, f.base+"/metrics")
+	require.Contains(t, body, `aigate_http_requests_total{code="200",method="GET",route="GET /healthz"} 1`)
+	require.Contains(t, body, `aigate_http_requests_total{code="404",method="GET",route="/"} 1`)
+	require.True(t, strings.Contains(body, "aigate_http_request_duration_seconds_bucket"))
+}
