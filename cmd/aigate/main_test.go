@@ -180,18 +180,16 @@ func readyz(t *testing.T, addr string) int {
 // run runs aigate to completion and returns its exit code and output.
 func run(t *testing.T, env []string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = cleanEnv(env...)
 	ctx, cancel := context.WithTimeout(context.Background(), exitTimeout)
 	defer cancel()
-	cmd = exec.CommandContext(ctx, binary, args...)
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = cleanEnv(env...)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		return 0, string(out)
 	}
-	ee, ok := err.(*exec.ExitError)
-	require.True(t, ok, "run aigate: %v", err)
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "run aigate")
 	return ee.ExitCode(), string(out)
 }
 
@@ -223,7 +221,7 @@ func TestEmbeddedRunStopReuse(t *testing.T) {
 	t.Parallel()
 	users := map[string]*syscall.Credential{"current user": nil}
 	if os.Geteuid() == 0 {
-		users["current user"] = nil // root
+		users["current user"] = nil                                              // root
 		users["unprivileged user"] = &syscall.Credential{Uid: 65534, Gid: 65534} // nobody
 	}
 	for name, cred := range users {

@@ -101,7 +101,7 @@ func (s *Server) EnsureDatabase(ctx context.Context, name string) error {
 		return failf(err, "check the embedded PostgreSQL log lines; the server may have stopped",
 			"cannot connect to the embedded server to create database %q", name)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 
 	exists := func() (bool, error) {
 		var one int

@@ -334,7 +334,7 @@ func checkTraversable(dir string, ra *runAs) error {
 		switch {
 		case int(st.Uid) == ra.uid:
 			x = perm&0o100 != 0
-		case ra.inGroup(uint32(st.Gid)):
+		case ra.inGroup(st.Gid):
 			x = perm&0o010 != 0
 		default:
 			x = perm&0o001 != 0
@@ -677,7 +677,7 @@ func freeLoopbackPort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
