@@ -1,0 +1,59 @@
+# aigate developer tasks. `make help` lists them.
+
+GO             ?= go
+SQLC_VERSION   := v1.31.1
+LINT_VERSION   := v2.15.0
+# Pinned tools live outside the checkout, keyed by version, so fresh clones
+# on the same machine (CI) reuse them.
+TOOLS_DIR      ?= $(HOME)/.cache/aigate-tools
+SQLC           := $(TOOLS_DIR)/sqlc-$(SQLC_VERSION)/sqlc
+GOLANGCI_LINT  := $(TOOLS_DIR)/golangci-lint-$(LINT_VERSION)/golangci-lint
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Run the server (embedded PostgreSQL unless AIGATE_POSTGRES_URL is set)
+	$(GO) run ./cmd/aigate server
+
+.PHONY: build
+build: ## Build bin/aigate
+	$(GO) build -o bin/aigate ./cmd/aigate
+
+.PHONY: test
+test: ## Run the whole test suite (starts its own PostgreSQL)
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: bench
+bench: ## Run the benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: generate
+generate: $(SQLC) ## Regenerate sqlc code from internal/database/queries
+	$(SQLC) generate
+
+.PHONY: check-generated
+check-generated: $(SQLC) ## Fail if sqlc output is not up to date
+	$(SQLC) diff
+
+.PHONY: fmt
+fmt: ## Format the code
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: tools
+tools: $(SQLC) $(GOLANGCI_LINT) ## Install the pinned sqlc and golangci-lint
+
+$(SQLC):
+	GOBIN=$(dir $@) CGO_ENABLED=1 $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+
+$(GOLANGCI_LINT):
+	GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(LINT_VERSION)
