@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/aigate/aigate/internal/testlog"
 
 	"github.com/stretchr/testify/require"
 
@@ -18,51 +19,20 @@ import (
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-// logSink collects JSON log lines and wakes waiters on each write.
-type logSink struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	wrote chan struct{}
-}
-
-func newLogSink() *logSink { return &logSink{wrote: make(chan struct{}, 1)} }
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.buf.Write(p)
-	select {
-	case s.wrote <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 // waitFor returns the first JSON log line with msg.
-func (s *logSink) waitFor(t *testing.T, msg string, done <-chan int) map[string]any {
+func waitFor(t *testing.T, logs *testlog.Buffer, msg string, exited <-chan struct{}) map[string]any {
 	t.Helper()
-	timeout := time.After(time.Minute)
-	for {
-		for _, line := range strings.Split(s.String(), "\n") {
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
-				return rec
-			}
-		}
-		select {
-		case <-s.wrote:
-		case code := <-done:
-			t.Fatalf("command exited with %d before logging %q:\n%s", code, msg, s.String())
-		case <-timeout:
-			t.Fatalf("no %q log line:\n%s", msg, s.String())
+	if !logs.WaitFor(`"msg":"`+msg+`"`, time.Minute, exited) {
+		t.Fatalf("no %q log line:\n%s", msg, logs.String())
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
+			return rec
 		}
 	}
+	t.Fatalf("log line %q is not JSON", msg)
+	return nil
 }
 
 func env(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
@@ -73,16 +43,18 @@ func env(vars map[string]string) func(string) string { return func(k string) str
 func TestServerInProcess(t *testing.T) {
 	t.Parallel()
 	url := testdb.EmptyURL(t)
-	logs := newLogSink()
+	logs := &testlog.Buffer{}
 	var stdout bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
+	exited := make(chan struct{})
 	go func() {
+		defer close(exited)
 		done <- cli.Main(ctx, []string{"server", "--http-address", "127.0.0.1:0", "--log-format", "json"},
 			cli.IO{Stdout: &stdout, Stderr: logs, Getenv: env(map[string]string{"AIGATE_POSTGRES_URL": url})})
 	}()
-	addr := logs.waitFor(t, "aigate ready", done)["address"].(string)
+	addr := waitFor(t, logs, "aigate ready", exited)["address"].(string)
 	resp, err := http.Get("http://" + addr + "/readyz")
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())

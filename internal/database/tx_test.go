@@ -1,7 +1,6 @@
 package database_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aigate/aigate/internal/testlog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -155,28 +156,10 @@ func TestTryLockedTxSkipsWhenHeld(t *testing.T) {
 	require.True(t, ran, "once the lock is free the job runs")
 }
 
-// syncBuffer is a log sink the lock-wait goroutine can write to safely.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLockWaitIsLoggedWithHolder(t *testing.T) {
 	t.Parallel()
 	db := setup(t)
-	var logs syncBuffer
+	var logs testlog.Buffer
 	db.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	db.LockWaitLogAfter = 20 * time.Millisecond
 	ctx := context.Background()
@@ -206,13 +189,7 @@ func TestLockWaitIsLoggedWithHolder(t *testing.T) {
 		waiter <- err
 	}()
 	// Release the holder once the waiter has logged its wait.
-	for !strings.Contains(logs.String(), "waiting for advisory lock") {
-		select {
-		case err := <-waiter:
-			t.Fatalf("waiter finished before the lock was released: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	require.True(t, logs.WaitFor("waiting for advisory lock", time.Minute, nil), "the wait was never logged")
 	close(release)
 	require.NoError(t, <-holder)
 	require.NoError(t, <-waiter)

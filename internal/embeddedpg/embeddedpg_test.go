@@ -2,7 +2,6 @@ package embeddedpg
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,10 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aigate/aigate/internal/testlog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -45,28 +45,9 @@ func runHelper(dataDir string) {
 	select {} // until SIGKILLed
 }
 
-// syncBuffer collects log output written from the goroutine that reads the
-// server's stderr while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testLogger(t *testing.T) (*slog.Logger, *syncBuffer) {
+func testLogger(t *testing.T) (*slog.Logger, *testlog.Buffer) {
 	t.Helper()
-	buf := &syncBuffer{}
+	buf := &testlog.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log output:\n%s", buf.String())
@@ -85,7 +66,7 @@ func newDataDir(t *testing.T) string {
 	return filepath.Join(dir, "data")
 }
 
-func testOptions(t *testing.T, dataDir string) (Options, *syncBuffer) {
+func testOptions(t *testing.T, dataDir string) (Options, *testlog.Buffer) {
 	t.Helper()
 	logger, buf := testLogger(t)
 	return Options{
@@ -599,7 +580,7 @@ func TestParentDeath(t *testing.T) {
 
 	helper := exec.Command(os.Args[0], "-test.run=^$")
 	helper.Env = append(os.Environ(), helperEnv+"="+dataDir)
-	stderr := &syncBuffer{}
+	stderr := &testlog.Buffer{}
 	helper.Stderr = stderr
 	stdout, err := helper.StdoutPipe()
 	require.NoError(t, err)

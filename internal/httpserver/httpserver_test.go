@@ -1,7 +1,6 @@
 package httpserver_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,9 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/aigate/aigate/internal/testlog"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -22,28 +22,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// syncBuffer collects log lines written while the test reads them.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type fixture struct {
 	base string
 	srv  *httpserver.Server
-	logs *syncBuffer
+	logs *testlog.Buffer
 	fail *atomic.Bool
 }
 
@@ -51,7 +33,7 @@ type fixture struct {
 // the test can make fail.
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{logs: &syncBuffer{}, fail: &atomic.Bool{}}
+	f := &fixture{logs: &testlog.Buffer{}, fail: &atomic.Bool{}}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.srv = httpserver.New(logger, prometheus.NewRegistry(), []httpserver.ReadyCheck{{
 		Name: "database",
