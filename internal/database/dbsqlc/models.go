@@ -5,10 +5,82 @@
 package dbsqlc
 
 import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 )
+
+type UserRole string
+
+const (
+	UserRoleOwner   UserRole = "owner"
+	UserRoleAuditor UserRole = "auditor"
+	UserRoleMember  UserRole = "member"
+)
+
+func (e *UserRole) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = UserRole(s)
+	case string:
+		*e = UserRole(s)
+	default:
+		return fmt.Errorf("unsupported scan type for UserRole: %T", src)
+	}
+	return nil
+}
+
+type NullUserRole struct {
+	UserRole UserRole
+	Valid    bool // Valid is true if UserRole is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullUserRole) Scan(value interface{}) error {
+	if value == nil {
+		ns.UserRole, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.UserRole.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullUserRole) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.UserRole), nil
+}
+
+type ApiToken struct {
+	ID         string
+	UserID     uuid.UUID
+	Name       string
+	SecretHash []byte
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+	CreatedAt  time.Time
+}
+
+type AuditLog struct {
+	ID           int64
+	Time         time.Time
+	Actor        string
+	ActorEmail   string
+	Action       string
+	ResourceType string
+	ResourceID   string
+	ResourceName string
+	Diff         json.RawMessage
+	RequestID    string
+	Ip           string
+	UserAgent    string
+	StatusCode   int32
+}
 
 type Replica struct {
 	ID          uuid.UUID
@@ -32,4 +104,15 @@ type SiteConfig struct {
 	Key       string
 	Value     string
 	CreatedAt time.Time
+}
+
+type User struct {
+	ID           uuid.UUID
+	Email        string
+	Name         string
+	PasswordHash string
+	Role         UserRole
+	Suspended    bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }

@@ -1,0 +1,49 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"strings"
+)
+
+// TokenPrefix starts every aigate API token, so secret scanners (and people)
+// can recognise one.
+const TokenPrefix = "aig_"
+
+var tokenEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewToken returns a fresh token: its public id, the full secret string to
+// hand to the user once, and the hash to store.
+func NewToken() (id, token string, hash []byte, err error) {
+	idBytes := make([]byte, 8) // 64 bits: unique enough for a lookup key
+	secret := make([]byte, 32) // 256 bits: the credential itself
+	if _, err := rand.Read(idBytes); err != nil {
+		return "", "", nil, err
+	}
+	if _, err := rand.Read(secret); err != nil {
+		return "", "", nil, err
+	}
+	id = tokenEncoding.EncodeToString(idBytes)
+	s := tokenEncoding.EncodeToString(secret)
+	return id, TokenPrefix + id + "_" + s, HashSecret(s), nil
+}
+
+// ParseToken splits aig_<id>_<secret>.
+func ParseToken(token string) (id, secret string, ok bool) {
+	rest, found := strings.CutPrefix(token, TokenPrefix)
+	if !found {
+		return "", "", false
+	}
+	id, secret, found = strings.Cut(rest, "_")
+	if !found || len(id) != 13 || len(secret) != 52 {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// HashSecret is the stored form of a token secret.
+func HashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
