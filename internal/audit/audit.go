@@ -44,7 +44,9 @@ type Meta struct {
 type metaKey struct{}
 
 // WithMeta returns ctx carrying m for the entries recorded under it.
-func WithMeta(ctx context.Context, m Meta) context.Context { return context.WithValue(ctx, metaKey{}, m) }
+func WithMeta(ctx context.Context, m Meta) context.Context {
+	return context.WithValue(ctx, metaKey{}, m)
+}
 
 func metaFrom(ctx context.Context) Meta { m, _ := ctx.Value(metaKey{}).(Meta); return m }
 

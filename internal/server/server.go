@@ -15,6 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/aigate/aigate/internal/api"
+	"github.com/aigate/aigate/internal/audit"
+	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/buildinfo"
 	"github.com/aigate/aigate/internal/config"
 	"github.com/aigate/aigate/internal/database"
@@ -22,6 +25,7 @@ import (
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/replicas"
 	"github.com/aigate/aigate/internal/site"
+	"github.com/aigate/aigate/internal/users"
 )
 
 // EmbeddedDatabaseName is the database aigate uses in its embedded cluster.
@@ -132,6 +136,10 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 			logger.Warn("could not mark replica stopped", "error", dErr)
 		}
 	}()
+
+	authn := auth.NewAuthenticator(db, nil, logger.With("component", "auth"))
+	userService := users.NewService(db, authn, &audit.Recorder{}, nil)
+	api.New(db, authn, userService, logger.With("component", "api")).Mount(httpSrv)
 
 	httpSrv.SetReady(true)
 	logger.Info("aigate ready", "address", addr.String())

@@ -1,0 +1,229 @@
+// Package api is the admin REST API under /api/v1: the route table with each
+// route's access rule (the one place roles are checked), caller
+// authentication, JSON decoding and the mapping of domain errors to HTTP
+// answers. Handlers are thin layers over the domain packages.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/aigate/aigate/internal/apperr"
+	"github.com/aigate/aigate/internal/audit"
+	"github.com/aigate/aigate/internal/auth"
+	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/users"
+)
+
+// maxBodyBytes bounds request bodies; admin requests are small.
+const maxBodyBytes = 1 << 20
+
+// API holds the handlers' dependencies.
+type API struct {
+	db     *database.DB
+	authn  *auth.Authenticator
+	users  *users.Service
+	logger *slog.Logger
+}
+
+// New returns the API.
+func New(db *database.DB, authn *auth.Authenticator, us *users.Service, logger *slog.Logger) *API {
+	return &API{db: db, authn: authn, users: us, logger: logger}
+}
+
+// rule decides whether p may call a route; r gives access to path values
+// for "self" rules. p is nil for unauthenticated callers.
+type rule func(p *auth.Principal, r *http.Request) bool
+
+// public routes need no token.
+var public rule = nil
+
+// roles allows the listed roles.
+func roles(allowed ...auth.Role) rule {
+	return func(p *auth.Principal, _ *http.Request) bool {
+		for _, a := range allowed {
+			if p.Role == a {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// selfOr allows the user named by the {user} path value, and the listed roles.
+func selfOr(allowed ...auth.Role) rule {
+	byRole := roles(allowed...)
+	return func(p *auth.Principal, r *http.Request) bool {
+		return isSelf(p, r.PathValue("user")) || byRole(p, r)
+	}
+}
+
+// isSelf reports whether ref ("me", an id or an email) names the caller.
+func isSelf(p *auth.Principal, ref string) bool {
+	return ref == "me" || ref == p.UserID.String() || strings.EqualFold(ref, p.Email)
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
+
+type route struct {
+	pattern string
+	allow   rule
+	handle  handler
+}
+
+func (a *API) routes() []route {
+	owner, auditor := auth.RoleOwner, auth.RoleAuditor
+	return []route{
+		{"POST /api/v1/users/first", public, a.createFirstUser},
+		{"POST /api/v1/login", public, a.login},
+		{"GET /api/v1/users", roles(owner), a.listUsers},
+		{"POST /api/v1/users", roles(owner), a.createUser},
+		{"GET /api/v1/users/{user}", selfOr(owner), a.getUser},
+		{"PATCH /api/v1/users/{user}", roles(owner), a.updateUser},
+		{"DELETE /api/v1/users/{user}", roles(owner), a.deleteUser},
+		{"GET /api/v1/users/{user}/tokens", selfOr(owner), a.listTokens},
+		{"POST /api/v1/users/{user}/tokens", selfOr(owner), a.createToken},
+		{"DELETE /api/v1/users/{user}/tokens/{token}", selfOr(owner), a.revokeToken},
+		{"GET /api/v1/audit", roles(owner, auditor), a.listAudit},
+	}
+}
+
+// Mount registers every route on srv.
+func (a *API) Mount(srv *httpserver.Server) {
+	for _, rt := range a.routes() {
+		srv.Handle(rt.pattern, a.wrap(rt))
+	}
+}
+
+func (a *API) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := audit.WithMeta(r.Context(), audit.Meta{
+			RequestID: httpserver.RequestID(r.Context()), IP: clientIP(r), UserAgent: r.UserAgent(),
+		})
+		r = r.WithContext(ctx)
+		var p *auth.Principal
+		if rt.allow != nil {
+			principal, err := a.authenticate(r)
+			if err != nil {
+				a.writeErr(w, r, err)
+				return
+			}
+			p = &principal
+			r = r.WithContext(auth.WithPrincipal(r.Context(), principal))
+			if !rt.allow(p, r) {
+				a.writeErr(w, r, apperr.Forbidden("Your role (%s) may not do this.", p.Role))
+				return
+			}
+		}
+		if err := rt.handle(w, r, p); err != nil {
+			a.writeErr(w, r, err)
+		}
+	})
+}
+
+func (a *API) authenticate(r *http.Request) (auth.Principal, error) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return auth.Principal{}, apperr.Unauthorized("Authentication required: send an aigate API token as 'Authorization: Bearer <token>'.")
+	}
+	p, err := a.authn.Authenticate(r.Context(), strings.TrimSpace(token))
+	switch {
+	case err == nil:
+		return p, nil
+	case errors.Is(err, auth.ErrSuspendedUser):
+		return auth.Principal{}, apperr.Unauthorized("This token's user is suspended.")
+	case errors.Is(err, auth.ErrExpiredToken):
+		return auth.Principal{}, apperr.Unauthorized("This token has expired; log in again or create a new token.")
+	case errors.Is(err, auth.ErrMalformedToken), errors.Is(err, auth.ErrUnknownToken):
+		return auth.Principal{}, apperr.Unauthorized("This token is not valid.")
+	default:
+		return auth.Principal{}, err
+	}
+}
+
+// clientIP is the peer address. X-Forwarded-For is not trusted: aigate does
+// not know which proxies are in front of it.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+var kindStatus = map[apperr.Kind]int{
+	apperr.KindInvalid:      http.StatusBadRequest,
+	apperr.KindUnauthorized: http.StatusUnauthorized,
+	apperr.KindForbidden:    http.StatusForbidden,
+	apperr.KindNotFound:     http.StatusNotFound,
+	apperr.KindConflict:     http.StatusConflict,
+	apperr.KindThrottled:    http.StatusTooManyRequests,
+}
+
+// writeErr answers a domain error with its status and message; anything
+// else is logged with the request ID and answered with a bare 500.
+func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
+	if e, ok := apperr.As(err); ok {
+		vs := make([]httpserver.Validation, len(e.Validations))
+		for i, v := range e.Validations {
+			vs[i] = httpserver.Validation{Field: v.Field, Detail: v.Detail}
+		}
+		if e.Kind == apperr.KindThrottled {
+			w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
+		}
+		httpserver.WriteError(w, r, kindStatus[e.Kind], e.Message, "", vs...)
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away; nobody reads an answer
+	}
+	a.logger.Error("request failed", "request_id", httpserver.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "error", err)
+	httpserver.WriteError(w, r, http.StatusInternalServerError, "Internal error.", "The error was logged with this request's ID.")
+}
+
+// decode reads a JSON body strictly: unknown fields are an error, so a typo
+// in a field name is reported rather than silently ignored.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		detail := "must be a JSON object"
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &typeErr):
+			return apperr.Invalid(apperr.Validation{Field: typeErr.Field, Detail: fmt.Sprintf("must be a %s", typeErr.Type.Kind())})
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return apperr.Invalid(apperr.Validation{Field: field, Detail: "unknown field"})
+		case errors.Is(err, io.EOF):
+			detail = "a JSON body is required"
+		}
+		return apperr.Invalid(apperr.Validation{Field: "body", Detail: detail})
+	}
+	if dec.More() {
+		return apperr.Invalid(apperr.Validation{Field: "body", Detail: "must hold a single JSON object"})
+	}
+	return nil
+}
+
+func actorOf(p *auth.Principal) audit.Actor {
+	return audit.Actor{ID: p.UserID.String(), Email: p.Email}
+}
+
+// userRef resolves "me" in a {user} path value.
+func userRef(r *http.Request, p *auth.Principal) string {
+	ref := r.PathValue("user")
+	if ref == "me" && p != nil {
+		return p.UserID.String()
+	}
+	return ref
+}
