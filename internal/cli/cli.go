@@ -18,6 +18,10 @@ import (
 
 // IO is what a command reads and writes: injected so tests capture it.
 type IO struct {
+	// Stdin is where passwords and answers to prompts are read; when it
+	// is a terminal, passwords are read without echo. Main uses os.Stdin
+	// when it is nil.
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
@@ -48,6 +52,10 @@ func Root() *Command {
 			serverCommand(),
 			migrateCommand(),
 			versionCommand(),
+			loginCommand(),
+			usersCommand(),
+			tokensCommand(),
+			auditCommand(),
 		},
 	}
 }
@@ -56,6 +64,9 @@ func Root() *Command {
 func Main(ctx context.Context, args []string, io IO) int {
 	if io.Getenv == nil {
 		io.Getenv = os.Getenv
+	}
+	if io.Stdin == nil {
+		io.Stdin = os.Stdin
 	}
 	err := Root().Execute(ctx, io, args)
 	var exit ExitError

@@ -23,6 +23,9 @@ type Option struct {
 	Arg         string // the value's placeholder in help, e.g. "ADDR"
 	Expect      string // the accepted form, for error messages and help, e.g. "host:port"
 	Secret      bool   // never printed: not in errors, help defaults or dumps
+	// Bool makes the option a switch: "--flag" alone means "--flag=true".
+	// Set then receives "true" or "false" (or what "--flag=VALUE" gave).
+	Bool bool
 	// Set parses and validates a value and stores it. The error says what
 	// is wrong with the value; Parse adds where it came from.
 	Set func(string) error
@@ -97,17 +100,32 @@ func (s *Set) Parse(args []string, getenv func(string) string, helpOut io.Writer
 	for _, o := range s.Options {
 		fs.Var(flagValue{o: o, onErr: func(e *ValueError) { valueErr = e }}, o.Flag, o.Description)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			s.WriteHelp(helpOut)
-			return nil, ErrHelp
+	// Flags may come before, between and after the positional arguments
+	// (`aigate tokens create ci --user me`): parse, set aside the argument
+	// the flag package stopped at, and go on with the rest. After "--",
+	// everything is positional.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				s.WriteHelp(helpOut)
+				return nil, ErrHelp
+			}
+			if valueErr != nil {
+				return nil, valueErr
+			}
+			return nil, fmt.Errorf("%s: %s (run '%s --help' for the list of flags)", s.Command, strings.TrimPrefix(err.Error(), "flag provided but not defined: -"), s.Command)
 		}
-		if valueErr != nil {
-			return nil, valueErr
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
 		}
-		return nil, fmt.Errorf("%s: %s (run '%s --help' for the list of flags)", s.Command, strings.TrimPrefix(err.Error(), "flag provided but not defined: -"), s.Command)
+		if stop := len(args) - len(rest) - 1; stop >= 0 && args[stop] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	return fs.Args(), nil
 }
 
 // lookupEnv treats a variable set to the empty string as unset, so that
@@ -123,6 +141,9 @@ type flagValue struct {
 }
 
 func (f flagValue) String() string { return "" }
+
+// IsBoolFlag tells the flag package that a Bool option takes no value.
+func (f flagValue) IsBoolFlag() bool { return f.o.Bool }
 
 func (f flagValue) Set(v string) error {
 	if err := f.o.Set(v); err != nil {
@@ -148,7 +169,11 @@ func (s *Set) WriteHelp(w io.Writer) {
 	opts := append([]*Option(nil), s.Options...)
 	sort.SliceStable(opts, func(i, j int) bool { return opts[i].Flag < opts[j].Flag })
 	for _, o := range opts {
-		fmt.Fprintf(w, "  --%s %s\n", o.Flag, placeholder(o))
+		if o.Bool {
+			fmt.Fprintf(w, "  --%s\n", o.Flag)
+		} else {
+			fmt.Fprintf(w, "  --%s %s\n", o.Flag, placeholder(o))
+		}
 		fmt.Fprintf(w, "      %s\n", o.Description)
 		var meta []string
 		if o.Env != "" {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,4 +133,50 @@ func TestConfigurationDoc(t *testing.T) {
 		return
 	}
 	require.Equal(t, table, s[i+len(begin):j], "docs/configuration.md is out of date: go test ./internal/config -update")
+}
+
+// TestSwitchesAndInterspersedFlags checks Bool options (no value needed) and
+// flags given after positional arguments, as `aigate tokens create ci --user
+// me` does; after "--" everything is positional.
+func TestSwitchesAndInterspersedFlags(t *testing.T) {
+	t.Parallel()
+	var (
+		on   bool
+		user string
+	)
+	newSet := func() *config.Set {
+		return &config.Set{Command: "aigate test", Options: []*config.Option{
+			{Flag: "on", Bool: true, Default: "false", Description: "A switch.", Set: func(v string) error {
+				b, err := strconv.ParseBool(v)
+				on = b
+				return err
+			}},
+			{Flag: "user", Arg: "USER", Default: "me", Description: "A user.", Set: func(v string) error { user = v; return nil }},
+		}}
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		on   bool
+		user string
+		rest []string
+	}{
+		"defaults":          {nil, false, "me", nil},
+		"switch alone":      {[]string{"--on", "a"}, true, "me", []string{"a"}},
+		"switch false":      {[]string{"--on=false"}, false, "me", nil},
+		"flags after args":  {[]string{"a", "--user", "x", "b", "--on"}, true, "x", []string{"a", "b"}},
+		"double dash stops": {[]string{"a", "--", "--user", "x"}, false, "me", []string{"a", "--user", "x"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rest, err := newSet().Parse(tc.args, env(nil), nil)
+			require.NoError(t, err)
+			require.Equal(t, tc.rest, rest)
+			require.Equal(t, tc.on, on)
+			require.Equal(t, tc.user, user)
+		})
+	}
+	var out bytes.Buffer
+	_, err := newSet().Parse([]string{"a", "--help"}, env(nil), &out)
+	require.ErrorIs(t, err, config.ErrHelp)
+	require.Contains(t, out.String(), "  --on\n")
+	require.Contains(t, out.String(), "  --user USER\n")
 }

@@ -173,6 +173,13 @@ var ErrAlreadyInitialised = apperr.Conflict("This aigate already has users; log 
 // user exists. Concurrent calls queue on the first_user lock: one wins, the
 // rest see a user and get ErrAlreadyInitialised.
 func (s *Service) CreateFirst(ctx context.Context, in Input) (User, string, error) {
+	// Answer "already initialised" before judging the input, so a client
+	// can tell a set-up server from a fresh one whatever it sends.
+	if n, err := dbsqlc.New(s.db.Pool).UserCount(ctx); err != nil {
+		return User{}, "", fmt.Errorf("count users: %w", err)
+	} else if n > 0 {
+		return User{}, "", ErrAlreadyInitialised
+	}
 	email, _, err := in.validate(false)
 	if err != nil {
 		return User{}, "", err

@@ -1,0 +1,212 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// The types below mirror the server's JSON field for field, so a value
+// marshalled again is the answer the server gave.
+
+// User is a user as the API shows it.
+type User struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Suspended bool      `json:"suspended"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Token is an API token without its secret.
+type Token struct {
+	ID         string     `json:"id"`
+	UserID     string     `json:"user_id"`
+	Name       string     `json:"name"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+// Session is the answer to a login or to creating the first owner: the user
+// and a new token (the secret, shown once).
+type Session struct {
+	User  User   `json:"user"`
+	Token string `json:"token"`
+}
+
+// NewToken is a created token and its secret, shown once.
+type NewToken struct {
+	APIToken Token  `json:"api_token"`
+	Token    string `json:"token"`
+}
+
+// UserList is the answer to listing users.
+type UserList struct {
+	Users []User `json:"users"`
+}
+
+// TokenList is the answer to listing a user's tokens.
+type TokenList struct {
+	Tokens []Token `json:"tokens"`
+}
+
+// AuditEntry is one audit log row.
+type AuditEntry struct {
+	ID           int64           `json:"id"`
+	Time         time.Time       `json:"time"`
+	Actor        string          `json:"actor"`
+	ActorEmail   string          `json:"actor_email,omitempty"`
+	Action       string          `json:"action"`
+	ResourceType string          `json:"resource_type"`
+	ResourceID   string          `json:"resource_id"`
+	ResourceName string          `json:"resource_name"`
+	Diff         json.RawMessage `json:"diff"`
+	RequestID    string          `json:"request_id"`
+	IP           string          `json:"ip"`
+	UserAgent    string          `json:"user_agent"`
+	StatusCode   int32           `json:"status_code"`
+}
+
+// AuditPage is one page of the audit log, newest first. NextCursor is empty
+// on the last page.
+type AuditPage struct {
+	Entries    []AuditEntry `json:"entries"`
+	NextCursor string       `json:"next_cursor"`
+}
+
+// AuditFilter selects audit entries; zero fields do not filter.
+type AuditFilter struct {
+	ResourceType string
+	Resource     string // id or name
+	Actor        string
+	Action       string
+	Since        *time.Time
+	Until        *time.Time
+	Limit        int
+	Cursor       string
+}
+
+// UserInput creates a user. Role is ignored by CreateFirstUser (the first
+// user is an owner).
+type UserInput struct {
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	Role     string `json:"role,omitempty"`
+}
+
+// UserPatch changes a user; nil fields are left out of the request and stay
+// as they are.
+type UserPatch struct {
+	Email     *string `json:"email,omitempty"`
+	Name      *string `json:"name,omitempty"`
+	Password  *string `json:"password,omitempty"`
+	Role      *string `json:"role,omitempty"`
+	Suspended *bool   `json:"suspended,omitempty"`
+}
+
+// userPath is /api/v1/users/{ref}, ref being an id, an email or "me".
+func userPath(ref string) string { return "/api/v1/users/" + url.PathEscape(ref) }
+
+// Login exchanges an email and password for a new token.
+func (c *Client) Login(ctx context.Context, email, password string) (Session, error) {
+	var s Session
+	err := c.Do(ctx, http.MethodPost, "/api/v1/login", nil, map[string]string{"email": email, "password": password}, &s)
+	return s, err
+}
+
+// CreateFirstUser creates the first owner of a server that has no users yet
+// and logs them in. A server with users answers 409.
+func (c *Client) CreateFirstUser(ctx context.Context, in UserInput) (Session, error) {
+	in.Role = ""
+	var s Session
+	err := c.Do(ctx, http.MethodPost, "/api/v1/users/first", nil, in, &s)
+	return s, err
+}
+
+// ListUsers lists every user.
+func (c *Client) ListUsers(ctx context.Context) (UserList, error) {
+	var l UserList
+	err := c.Do(ctx, http.MethodGet, "/api/v1/users", nil, nil, &l)
+	return l, err
+}
+
+// GetUser returns the user ref (an id, an email or "me").
+func (c *Client) GetUser(ctx context.Context, ref string) (User, error) {
+	var u User
+	err := c.Do(ctx, http.MethodGet, userPath(ref), nil, nil, &u)
+	return u, err
+}
+
+// CreateUser adds a user.
+func (c *Client) CreateUser(ctx context.Context, in UserInput) (User, error) {
+	var u User
+	err := c.Do(ctx, http.MethodPost, "/api/v1/users", nil, in, &u)
+	return u, err
+}
+
+// UpdateUser applies p to the user ref.
+func (c *Client) UpdateUser(ctx context.Context, ref string, p UserPatch) (User, error) {
+	var u User
+	err := c.Do(ctx, http.MethodPatch, userPath(ref), nil, p, &u)
+	return u, err
+}
+
+// DeleteUser removes the user ref and their tokens.
+func (c *Client) DeleteUser(ctx context.Context, ref string) error {
+	return c.Do(ctx, http.MethodDelete, userPath(ref), nil, nil, nil)
+}
+
+// ListTokens lists the tokens of the user ref.
+func (c *Client) ListTokens(ctx context.Context, ref string) (TokenList, error) {
+	var l TokenList
+	err := c.Do(ctx, http.MethodGet, userPath(ref)+"/tokens", nil, nil, &l)
+	return l, err
+}
+
+// CreateToken mints a token for the user ref; expiresAt nil means it never
+// expires.
+func (c *Client) CreateToken(ctx context.Context, ref, name string, expiresAt *time.Time) (NewToken, error) {
+	in := struct {
+		Name      string     `json:"name"`
+		ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	}{name, expiresAt}
+	var t NewToken
+	err := c.Do(ctx, http.MethodPost, userPath(ref)+"/tokens", nil, in, &t)
+	return t, err
+}
+
+// RevokeToken deletes the token id of the user ref.
+func (c *Client) RevokeToken(ctx context.Context, ref, id string) error {
+	return c.Do(ctx, http.MethodDelete, userPath(ref)+"/tokens/"+url.PathEscape(id), nil, nil, nil)
+}
+
+// ListAudit returns one page of the audit log.
+func (c *Client) ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{
+		"resource_type": f.ResourceType, "resource": f.Resource, "actor": f.Actor, "action": f.Action, "cursor": f.Cursor,
+	} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Since != nil {
+		q.Set("since", f.Since.Format(time.RFC3339Nano))
+	}
+	if f.Until != nil {
+		q.Set("until", f.Until.Format(time.RFC3339Nano))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var p AuditPage
+	err := c.Do(ctx, http.MethodGet, "/api/v1/audit", q, nil, &p)
+	return p, err
+}
