@@ -61,6 +61,13 @@ func TestServerInProcess(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.NotEmpty(t, resp.Header.Get("X-Request-Id"))
 
+	// The admin API is mounted: the first owner can be created.
+	resp, err = http.Post("http://"+addr+"/api/v1/users/first", "application/json",
+		strings.NewReader(`{"email":"o@example.com","name":"O","password":"long enough pw"}`))
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+
 	cancel()
 	require.Equal(t, 0, <-done, logs.String())
 	require.Contains(t, logs.String(), `"msg":"http server stopped"`)
