@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aigate/aigate/internal/testclock"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -29,25 +31,12 @@ import (
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-// clock is a settable time source for the authenticator's cache.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // replica is one aigate API server on loopback over a shared test database.
 type replica struct {
 	t     *testing.T
 	base  string
 	logs  *testlog.Buffer
-	clock *clock
+	clock *testclock.Clock
 	fail  *atomic.Pointer[func(audit.Entry) error]
 
 	mu        sync.Mutex
@@ -56,7 +45,7 @@ type replica struct {
 
 func startReplica(t *testing.T, db *database.DB) *replica {
 	t.Helper()
-	r := &replica{t: t, logs: &testlog.Buffer{}, clock: &clock{now: time.Now()}, fail: &atomic.Pointer[func(audit.Entry) error]{}}
+	r := &replica{t: t, logs: &testlog.Buffer{}, clock: testclock.New(time.Now()), fail: &atomic.Pointer[func(audit.Entry) error]{}}
 	logger := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rec := &audit.Recorder{AfterWrite: func(_ context.Context, e audit.Entry) error {
 		if f := r.fail.Load(); f != nil {

@@ -2,9 +2,10 @@ package replicas_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/aigate/aigate/internal/testclock"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -15,19 +16,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
-
-// clock is a settable time source, rounded to microseconds like PostgreSQL.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func byID(t *testing.T, rows []dbsqlc.Replica) map[uuid.UUID]dbsqlc.Replica {
 	t.Helper()
@@ -42,7 +30,7 @@ func TestHeartbeatStaleAndDelete(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
 	ctx := context.Background()
-	clk := &clock{now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	cfg := func(addr string) replicas.Config {
 		return replicas.Config{ID: uuid.New(), Version: "v1", HTTPAddress: addr, Now: clk.Now,
 			StaleAfter: time.Minute, DeleteAfter: time.Hour}
