@@ -72,7 +72,7 @@ func Changes(old, new map[string]any, secret ...string) Diff {
 		keys[k] = true
 	}
 	for k := range keys {
-		o, n := old[k], new[k]
+		o, n := normalize(old[k]), normalize(new[k])
 		if reflect.DeepEqual(o, n) {
 			continue
 		}
@@ -89,6 +89,22 @@ func Changes(old, new map[string]any, secret ...string) Diff {
 		d[k] = Change{Old: o, New: n}
 	}
 	return d
+}
+
+// normalize turns a typed nil (a nil *time.Time, say) into a plain nil, so
+// "no value" compares equal on both sides and encodes as null.
+func normalize(v any) any {
+	if v == nil {
+		return nil
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+		if rv.IsNil() {
+			return nil
+		}
+	}
+	return v
 }
 
 // Entry is one audited change.
