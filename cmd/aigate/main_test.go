@@ -61,15 +61,23 @@ type proc struct {
 	err    error
 }
 
-// cleanEnv keeps the machine's AIGATE_* variables out of the subprocess.
+// testKeys are the encryption keys every test server shares, as replicas
+// would.
+const testKeys = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+// cleanEnv keeps the machine's AIGATE_* variables out of the subprocess; a
+// later entry for the same variable wins.
 func cleanEnv(extra ...string) []string {
-	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}, extra...)
+	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "AIGATE_ENCRYPTION_KEYS=" + testKeys}, extra...)
 }
 
-func start(t *testing.T, cred *syscall.Credential, args ...string) *proc {
+// embeddedEnv runs without configured keys, as the default does.
+var embeddedEnv = []string{"AIGATE_ENCRYPTION_KEYS="}
+
+func start(t *testing.T, cred *syscall.Credential, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = cleanEnv(env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -230,16 +238,23 @@ func TestEmbeddedRunStopReuse(t *testing.T) {
 			dir := dataDir(t, cred)
 			args := []string{"server", "--data-dir", dir, "--http-address", "127.0.0.1:0", "--log-format", "json"}
 
-			first := start(t, cred, args...)
+			first := start(t, cred, embeddedEnv, args...)
 			ready := first.waitFor("aigate ready")
 			addr := ready["address"].(string)
 			require.Equal(t, http.StatusOK, readyz(t, addr))
 			first.waitFor("initialising embedded PostgreSQL")
 			pgPID := int(first.waitFor("embedded PostgreSQL ready")["pid"].(float64))
 			deployment := first.waitFor("deployment ready")["deployment_id"]
+			generated := first.waitFor("generated an encryption key")
+			keyFile := filepath.Join(dir, "encryption.key")
+			require.Equal(t, keyFile, generated["path"])
+			st, err := os.Stat(keyFile)
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+			activeKey := first.waitFor("encryption keys loaded")["active_key"]
 
 			// A second server on the same data dir must refuse, not corrupt.
-			code, out := run(t, nil, "server", "--data-dir", dir, "--http-address", "127.0.0.1:0")
+			code, out := run(t, embeddedEnv, "server", "--data-dir", dir, "--http-address", "127.0.0.1:0")
 			if cred == nil {
 				require.NotEqual(t, 0, code)
 				require.Contains(t, out, "already in use")
@@ -249,10 +264,12 @@ func TestEmbeddedRunStopReuse(t *testing.T) {
 			require.True(t, pidGone(pgPID), "the embedded PostgreSQL (pid %d) must stop with aigate", pgPID)
 			require.Empty(t, first.errorLines())
 
-			second := start(t, cred, args...)
+			second := start(t, cred, embeddedEnv, args...)
 			second.waitFor("aigate ready")
 			require.Equal(t, deployment, second.waitFor("deployment ready")["deployment_id"], "the second run reuses the data")
 			require.NotContains(t, second.output(), "initialising embedded PostgreSQL")
+			require.NotContains(t, second.output(), "generated an encryption key")
+			require.Equal(t, activeKey, second.waitFor("encryption keys loaded")["active_key"], "the second run reuses the key")
 			second.stop(syscall.SIGTERM)
 			require.Empty(t, second.errorLines())
 		})
@@ -267,7 +284,7 @@ func TestTenReplicasStartTogether(t *testing.T) {
 	const n = 10
 	procs := make([]*proc, n)
 	for i := range procs {
-		procs[i] = start(t, nil, "server", "--postgres-url", url, "--http-address", "127.0.0.1:0", "--log-format", "json")
+		procs[i] = start(t, nil, nil, "server", "--postgres-url", url, "--http-address", "127.0.0.1:0", "--log-format", "json")
 	}
 	var deployments []any
 	for _, p := range procs {
@@ -359,7 +376,18 @@ func TestStartupFailures(t *testing.T) {
 			env:  []string{"AIGATE_POSTGRES_URL=postgres://aigate:" + secret + "@" + closed + "/aigate"},
 			want: []string{"cannot connect to PostgreSQL", "check that the server is running"},
 		},
+		"external database without encryption keys": {
+			args: []string{"server", "--postgres-url", "postgres://aigate:" + secret + "@" + closed + "/aigate"},
+			env:  embeddedEnv,
+			want: []string{"no encryption keys", "--encryption-keys (AIGATE_ENCRYPTION_KEYS)", "openssl rand -base64 32", "every replica"},
+		},
+		"invalid encryption key": {
+			args: []string{"server"},
+			env:  []string{"AIGATE_ENCRYPTION_KEYS=" + testKeys + ",c2hvcnQ="},
+			want: []string{"AIGATE_ENCRYPTION_KEYS", "key 2", "not 32"},
+		},
 		"missing postgres binaries": {
+			env:  embeddedEnv,
 			args: []string{"server", "--data-dir", t.TempDir(), "--embedded-postgres-bin-dir", "/nonexistent/pg/bin"},
 			want: []string{"/nonexistent/pg/bin", "does not contain the PostgreSQL server binaries", "leave it empty to search"},
 		},

@@ -52,7 +52,7 @@ func TestServerInProcess(t *testing.T) {
 	go func() {
 		defer close(exited)
 		done <- cli.Main(ctx, []string{"server", "--http-address", "127.0.0.1:0", "--log-format", "json"},
-			cli.IO{Stdout: &stdout, Stderr: logs, Getenv: env(map[string]string{"AIGATE_POSTGRES_URL": url})})
+			cli.IO{Stdout: &stdout, Stderr: logs, Getenv: env(map[string]string{"AIGATE_POSTGRES_URL": url, "AIGATE_ENCRYPTION_KEYS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="})})
 	}()
 	addr := waitFor(t, logs, "aigate ready", exited)["address"].(string)
 	resp, err := http.Get("http://" + addr + "/readyz")

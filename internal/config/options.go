@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aigate/aigate/internal/encryption"
 )
 
 // Database says where aigate's PostgreSQL is: an external server, or the
@@ -31,6 +34,8 @@ type Logging struct {
 type Server struct {
 	HTTPAddress     string
 	ShutdownTimeout time.Duration
+	// EncryptionKeys is the raw key list; the encryption package parses it.
+	EncryptionKeys string
 	Database
 	Logging
 }
@@ -49,6 +54,21 @@ func ServerOptions(c *Server) []*Option {
 			Description: "How long a stopping server lets in-flight requests and streams finish.",
 			Expect:      "a duration such as 30s or 2m",
 			Set:         duration(&c.ShutdownTimeout),
+		},
+		{
+			Flag: "encryption-keys", Env: "AIGATE_ENCRYPTION_KEYS", Arg: "KEYS", Default: "",
+			DefaultText: "empty: with the embedded PostgreSQL, a key generated into <data-dir>/encryption.key; with --postgres-url, required",
+			Description: "Comma-separated base64 AES-256 keys for secrets at rest (provider keys). The first encrypts, all decrypt. Every replica must have the same keys.",
+			Secret:      true,
+			Set: func(v string) error {
+				if v != "" {
+					if _, err := encryption.ParseKeys(v); err != nil {
+						return err
+					}
+				}
+				c.EncryptionKeys = v
+				return nil
+			},
 		},
 	}
 	opts = append(opts, DatabaseOptions(&c.Database)...)

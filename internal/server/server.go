@@ -84,6 +84,12 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 	}
 	defer shutdownHTTP()
 
+	// A replica without the shared keys could not decrypt what the others
+	// wrote: refuse before touching the database.
+	if cfg.EncryptionKeys == "" && cfg.PostgresURL != "" {
+		return errNoKeys
+	}
+
 	opened, err := OpenDatabase(ctx, cfg.Database, "aigate "+replicaID.String()[:8], logger)
 	if err != nil {
 		return err
@@ -94,6 +100,14 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 		}
 	}()
 	db = opened.DB
+
+	// After the embedded PostgreSQL has laid out the data dir, so the
+	// generated key file does not decide the data dir's permissions.
+	keyring, err := loadKeyring(cfg, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("encryption keys loaded", "active_key", keyring.ActiveDigest(), "keys", len(keyring.Digests()))
 	pool := db.Pool
 	reg.MustRegister(database.NewPoolCollector(pool))
 
