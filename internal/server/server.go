@@ -108,8 +108,7 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 		return err
 	}
 	logger.Info("encryption keys loaded", "active_key", keyring.ActiveDigest(), "keys", len(keyring.Digests()))
-	pool := db.Pool
-	reg.MustRegister(database.NewPoolCollector(pool))
+	reg.MustRegister(database.NewPoolCollector(db.Pool))
 
 	// A signal during migrations waits for them: the transaction would roll
 	// back cleanly, but an operator pressing Ctrl-C once expects the
