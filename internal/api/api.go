@@ -21,6 +21,7 @@ import (
 	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/users"
 )
 
@@ -29,15 +30,16 @@ const maxBodyBytes = 1 << 20
 
 // API holds the handlers' dependencies.
 type API struct {
-	db     *database.DB
-	authn  *auth.Authenticator
-	users  *users.Service
-	logger *slog.Logger
+	db        *database.DB
+	authn     *auth.Authenticator
+	users     *users.Service
+	providers *providers.Service
+	logger    *slog.Logger
 }
 
 // New returns the API.
-func New(db *database.DB, authn *auth.Authenticator, us *users.Service, logger *slog.Logger) *API {
-	return &API{db: db, authn: authn, users: us, logger: logger}
+func New(db *database.DB, authn *auth.Authenticator, us *users.Service, ps *providers.Service, logger *slog.Logger) *API {
+	return &API{db: db, authn: authn, users: us, providers: ps, logger: logger}
 }
 
 // rule decides whether p may call a route; r gives access to path values
@@ -93,6 +95,12 @@ func (a *API) routes() []route {
 		{"GET /api/v1/users/{user}/tokens", selfOr(owner), a.listTokens},
 		{"POST /api/v1/users/{user}/tokens", selfOr(owner), a.createToken},
 		{"DELETE /api/v1/users/{user}/tokens/{token}", selfOr(owner), a.revokeToken},
+		{"GET /api/v1/providers", roles(owner, auditor), a.listProviders},
+		{"POST /api/v1/providers", roles(owner), a.createProvider},
+		{"GET /api/v1/providers/{provider}", roles(owner, auditor), a.getProvider},
+		{"PATCH /api/v1/providers/{provider}", roles(owner), a.updateProvider},
+		{"DELETE /api/v1/providers/{provider}", roles(owner), a.deleteProvider},
+		{"POST /api/v1/providers/{provider}/restore", roles(owner), a.restoreProvider},
 		{"GET /api/v1/audit", roles(owner, auditor), a.listAudit},
 	}
 }

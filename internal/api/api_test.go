@@ -23,6 +23,8 @@ import (
 	"github.com/aigate/aigate/internal/audit"
 	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/encryption"
+	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/testdb"
 	"github.com/aigate/aigate/internal/testlog"
@@ -30,6 +32,9 @@ import (
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
+
+// testKey encrypts provider secrets in these tests.
+var testKey = bytes.Repeat([]byte{42}, encryption.KeySize)
 
 // replica is one aigate API server on loopback over a shared test database.
 type replica struct {
@@ -56,7 +61,9 @@ func startReplica(t *testing.T, db *database.DB) *replica {
 	dbl := database.New(db.Pool, logger)
 	authn := auth.NewAuthenticator(dbl, r.clock.Now, logger)
 	srv := httpserver.New(logger, prometheus.NewRegistry(), nil)
-	api.New(dbl, authn, users.NewService(dbl, authn, rec, nil), logger).Mount(srv)
+	keyring, err := encryption.NewKeyring(testKey)
+	require.NoError(t, err)
+	api.New(dbl, authn, users.NewService(dbl, authn, rec, nil), providers.NewService(dbl, keyring, rec, r.clock.Now), logger).Mount(srv)
 	addr, err := srv.Listen("127.0.0.1:0")
 	require.NoError(t, err)
 	r.base = "http://" + addr.String()

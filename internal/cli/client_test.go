@@ -17,7 +17,9 @@ import (
 	"github.com/aigate/aigate/internal/audit"
 	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/cli"
+	"github.com/aigate/aigate/internal/encryption"
 	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/testdb"
 	"github.com/aigate/aigate/internal/users"
 )
@@ -39,7 +41,9 @@ func startAPI(t *testing.T) string {
 	logger := testdb.Logger(t)
 	authn := auth.NewAuthenticator(db, nil, logger)
 	srv := httpserver.New(logger, prometheus.NewRegistry(), nil)
-	api.New(db, authn, users.NewService(db, authn, &audit.Recorder{}, nil), logger).Mount(srv)
+	keyring, err := encryption.NewKeyring(bytes.Repeat([]byte{7}, encryption.KeySize))
+	require.NoError(t, err)
+	api.New(db, authn, users.NewService(db, authn, &audit.Recorder{}, nil), providers.NewService(db, keyring, &audit.Recorder{}, nil), logger).Mount(srv)
 	addr, err := srv.Listen("127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)

@@ -23,6 +23,7 @@ import (
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/migrate"
 	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/replicas"
 	"github.com/aigate/aigate/internal/site"
 	"github.com/aigate/aigate/internal/users"
@@ -125,6 +126,16 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 		return nil
 	}
 
+	providerService := providers.NewService(db, keyring, &audit.Recorder{}, nil)
+	stale, err := providerService.CheckKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if stale > 0 {
+		logger.Info("some stored secrets are encrypted with an older key; run `aigate encryption rotate` to re-encrypt them with the active key",
+			"ciphertexts", stale, "active_key", keyring.ActiveDigest())
+	}
+
 	st, err := site.Setup(ctx, db, time.Now())
 	if err != nil {
 		return fmt.Errorf("deployment setup: %w", err)
@@ -152,7 +163,7 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 
 	authn := auth.NewAuthenticator(db, nil, logger.With("component", "auth"))
 	userService := users.NewService(db, authn, &audit.Recorder{}, nil)
-	api.New(db, authn, userService, logger.With("component", "api")).Mount(httpSrv)
+	api.New(db, authn, userService, providerService, logger.With("component", "api")).Mount(httpSrv)
 
 	httpSrv.SetReady(true)
 	logger.Info("aigate ready", "address", addr.String())

@@ -13,6 +13,49 @@ import (
 	"github.com/google/uuid"
 )
 
+type AiProviderType string
+
+const (
+	AiProviderTypeOpenai    AiProviderType = "openai"
+	AiProviderTypeAnthropic AiProviderType = "anthropic"
+	AiProviderTypeBedrock   AiProviderType = "bedrock"
+)
+
+func (e *AiProviderType) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = AiProviderType(s)
+	case string:
+		*e = AiProviderType(s)
+	default:
+		return fmt.Errorf("unsupported scan type for AiProviderType: %T", src)
+	}
+	return nil
+}
+
+type NullAiProviderType struct {
+	AiProviderType AiProviderType
+	Valid          bool // Valid is true if AiProviderType is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullAiProviderType) Scan(value interface{}) error {
+	if value == nil {
+		ns.AiProviderType, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.AiProviderType.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullAiProviderType) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.AiProviderType), nil
+}
+
 type UserRole string
 
 const (
@@ -54,6 +97,31 @@ func (ns NullUserRole) Value() (driver.Value, error) {
 		return nil, nil
 	}
 	return string(ns.UserRole), nil
+}
+
+type AiProvider struct {
+	ID                   uuid.UUID
+	Name                 string
+	Type                 AiProviderType
+	DisplayName          string
+	Enabled              bool
+	Deleted              bool
+	BaseUrl              string
+	Settings             []byte
+	Credentials          []byte
+	CredentialsKeyDigest *string
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
+}
+
+type AiProviderKey struct {
+	ID         uuid.UUID
+	ProviderID uuid.UUID
+	Position   int32
+	ApiKey     []byte
+	KeyDigest  string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 type ApiToken struct {
