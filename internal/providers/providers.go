@@ -83,6 +83,10 @@ func NewService(db *database.DB, keyring *encryption.Keyring, rec *audit.Recorde
 	return &Service{db: db, keyring: keyring, audit: rec, now: now}
 }
 
+// clock is now at the database's precision, so what a change returns
+// equals what a later read returns.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
 // storedKey is a key row with its plaintext.
 type storedKey struct {
 	row   dbsqlc.AiProviderKey
@@ -128,12 +132,12 @@ func (r record) view() (Provider, error) {
 	}
 	p := Provider{ID: r.row.ID, Name: r.row.Name, Type: Type(r.row.Type), DisplayName: r.row.DisplayName,
 		Enabled: r.row.Enabled, Deleted: r.row.Deleted, BaseURL: r.row.BaseUrl,
-		APIKeys: make([]Key, len(r.keys)), CreatedAt: r.row.CreatedAt, UpdatedAt: r.row.UpdatedAt}
+		APIKeys: make([]Key, len(r.keys)), CreatedAt: r.row.CreatedAt.UTC(), UpdatedAt: r.row.UpdatedAt.UTC()}
 	if st != nil {
 		p.Settings = &SettingsView{Settings: *st, HasCredentials: r.row.Credentials != nil}
 	}
 	for i, k := range r.keys {
-		p.APIKeys[i] = Key{ID: k.row.ID, Masked: Mask(k.plain), CreatedAt: k.row.CreatedAt}
+		p.APIKeys[i] = Key{ID: k.row.ID, Masked: Mask(k.plain), CreatedAt: k.row.CreatedAt.UTC()}
 	}
 	return p, nil
 }
@@ -415,7 +419,7 @@ func (s *Service) Insert(ctx context.Context, tx pgx.Tx, actor audit.Actor, spec
 	row, err := q.AIProviderInsert(ctx, dbsqlc.AIProviderInsertParams{
 		ID: id, Name: spec.Name, Type: dbsqlc.AiProviderType(spec.Type), DisplayName: spec.DisplayName,
 		Enabled: spec.Enabled, BaseUrl: spec.BaseURL, Settings: settings, Credentials: creds,
-		CredentialsKeyDigest: digest, Now: s.now().UTC(),
+		CredentialsKeyDigest: digest, Now: s.clock(),
 	})
 	if isUniqueViolation(err) {
 		return record{}, nameTaken(spec.Name)
@@ -497,7 +501,7 @@ type keySlot struct {
 // added and removed key is audited, masked.
 func (s *Service) writeKeys(ctx context.Context, tx pgx.Tx, actor audit.Actor, row dbsqlc.AiProvider, old []storedKey, slots []keySlot, status int) ([]storedKey, error) {
 	q := dbsqlc.New(tx)
-	now := s.now().UTC()
+	now := s.clock()
 	kept := make(map[uuid.UUID]bool, len(slots))
 	for _, sl := range slots {
 		kept[sl.id] = true
@@ -728,7 +732,7 @@ func (s *Service) write(ctx context.Context, tx pgx.Tx, actor audit.Actor, old r
 	}
 	row, err := dbsqlc.New(tx).AIProviderUpdate(ctx, dbsqlc.AIProviderUpdateParams{
 		ID: old.row.ID, Name: next.Name, DisplayName: next.DisplayName, Enabled: enabled, Deleted: deleted,
-		BaseUrl: next.BaseURL, Settings: settings, Credentials: creds, CredentialsKeyDigest: digest, Now: s.now().UTC(),
+		BaseUrl: next.BaseURL, Settings: settings, Credentials: creds, CredentialsKeyDigest: digest, Now: s.clock(),
 	})
 	if isUniqueViolation(err) {
 		return record{}, nameTaken(next.Name)
