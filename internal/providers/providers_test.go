@@ -16,8 +16,8 @@ import (
 	"github.com/aigate/aigate/internal/apperr"
 	"github.com/aigate/aigate/internal/audit"
 	"github.com/aigate/aigate/internal/database"
-	"github.com/aigate/aigate/internal/encryption"
 	"github.com/aigate/aigate/internal/embeddedpg"
+	"github.com/aigate/aigate/internal/encryption"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/pubsub"
 	"github.com/aigate/aigate/internal/testdb"
@@ -373,7 +373,10 @@ func TestDeleteAndRestore(t *testing.T) {
 	for _, err := range []error{
 		svc.Delete(ctx, actor, "openai"),
 		func() error { _, err := svc.Get(ctx, "openai"); return err }(),
-		func() error { _, err := svc.Update(ctx, actor, p.ID.String(), providers.Patch{Enabled: ptr(true)}); return err }(),
+		func() error {
+			_, err := svc.Update(ctx, actor, p.ID.String(), providers.Patch{Enabled: ptr(true)})
+			return err
+		}(),
 	} {
 		e, ok := apperr.As(err)
 		require.True(t, ok, "%v", err)

@@ -52,7 +52,9 @@ func TestNormalizeRules(t *testing.T) {
 			s.Type, s.Keys, s.Settings = providers.Bedrock, nil, &providers.Settings{Region: "us-east-1"}
 			s.Credentials = []providers.Credential{{AccessKey: "AKIAEXAMPLE"}}
 		}, "settings.access_key_secret", "required"},
-		{"too many keys", func(s *providers.Spec) { s.Keys = []string{"k1-aaaa", "k2-aaaa", "k3-aaaa", "k4-aaaa", "k5-aaaa", "k6-aaaa"} }, "api_keys", "at most 5"},
+		{"too many keys", func(s *providers.Spec) {
+			s.Keys = []string{"k1-aaaa", "k2-aaaa", "k3-aaaa", "k4-aaaa", "k5-aaaa", "k6-aaaa"}
+		}, "api_keys", "at most 5"},
 		{"empty key", func(s *providers.Spec) { s.Keys = []string{"sk-1", ""} }, "api_keys[1]", "empty"},
 		{"key with surrounding whitespace", func(s *providers.Spec) { s.Keys = []string{" sk-1"} }, "api_keys[0]", "whitespace"},
 		{"key with a newline at the end", func(s *providers.Spec) { s.Keys = []string{"sk-1\n"} }, "api_keys[0]", "whitespace"},
