@@ -51,6 +51,7 @@ func Root() *Command {
 		Sub: []*Command{
 			serverCommand(),
 			migrateCommand(),
+			encryptionCommand(),
 			versionCommand(),
 			loginCommand(),
 			usersCommand(),

@@ -55,24 +55,30 @@ func ServerOptions(c *Server) []*Option {
 			Expect:      "a duration such as 30s or 2m",
 			Set:         duration(&c.ShutdownTimeout),
 		},
-		{
-			Flag: "encryption-keys", Env: "AIGATE_ENCRYPTION_KEYS", Arg: "KEYS", Default: "",
-			DefaultText: "empty: with the embedded PostgreSQL, a key generated into <data-dir>/encryption.key; with --postgres-url, required",
-			Description: "Comma-separated base64 AES-256 keys for secrets at rest (provider keys). The first encrypts, all decrypt. Every replica must have the same keys.",
-			Secret:      true,
-			Set: func(v string) error {
-				if v != "" {
-					if _, err := encryption.ParseKeys(v); err != nil {
-						return err
-					}
-				}
-				c.EncryptionKeys = v
-				return nil
-			},
-		},
+		EncryptionKeysOption(&c.EncryptionKeys),
 	}
 	opts = append(opts, DatabaseOptions(&c.Database)...)
 	return append(opts, LoggingOptions(&c.Logging)...)
+}
+
+// EncryptionKeysOption is --encryption-keys, shared by the server and the
+// commands that read or write encrypted secrets.
+func EncryptionKeysOption(dst *string) *Option {
+	return &Option{
+		Flag: "encryption-keys", Env: "AIGATE_ENCRYPTION_KEYS", Arg: "KEYS", Default: "",
+		DefaultText: "empty: with the embedded PostgreSQL, a key generated into <data-dir>/encryption.key; with --postgres-url, required",
+		Description: "Comma-separated base64 AES-256 keys for secrets at rest (provider keys). The first encrypts, all decrypt. Every replica must have the same keys.",
+		Secret:      true,
+		Set: func(v string) error {
+			if v != "" {
+				if _, err := encryption.ParseKeys(v); err != nil {
+					return err
+				}
+			}
+			*dst = v
+			return nil
+		},
+	}
 }
 
 // DatabaseOptions are shared by every command that opens the database.

@@ -18,10 +18,12 @@ const KeyFileName = "encryption.key"
 var errNoKeys = errors.New("no encryption keys: with an external database (--postgres-url) every replica must use the same keys, so aigate will not generate one; set --encryption-keys (AIGATE_ENCRYPTION_KEYS) to one or more comma-separated keys, each " +
 	encryption.KeyForm + ", and give every replica the same value")
 
-// loadKeyring returns the keys secrets at rest are encrypted with.
-func loadKeyring(cfg config.Server, logger *slog.Logger) (*encryption.Keyring, error) {
-	if cfg.EncryptionKeys != "" {
-		return encryption.ParseKeys(cfg.EncryptionKeys)
+// LoadKeyring returns the keys secrets at rest are encrypted with: keys
+// (the --encryption-keys value) when given, else the generated key file of
+// the embedded database; an external database without keys is an error.
+func LoadKeyring(keys string, cfg config.Database, logger *slog.Logger) (*encryption.Keyring, error) {
+	if keys != "" {
+		return encryption.ParseKeys(keys)
 	}
 	if cfg.PostgresURL != "" {
 		return nil, errNoKeys

@@ -104,7 +104,7 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 
 	// After the embedded PostgreSQL has laid out the data dir, so the
 	// generated key file does not decide the data dir's permissions.
-	keyring, err := loadKeyring(cfg, logger)
+	keyring, err := LoadKeyring(cfg.EncryptionKeys, cfg.Database, logger)
 	if err != nil {
 		return err
 	}
