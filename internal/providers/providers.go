@@ -262,10 +262,6 @@ type SettingsInput struct {
 	AccessKeySecret *string `json:"access_key_secret,omitempty"`
 }
 
-func (si *SettingsInput) empty() bool {
-	return si.Region == nil && si.Model == nil && si.SmallFastModel == nil && si.AccessKey == nil && si.AccessKeySecret == nil
-}
-
 // Input creates a provider.
 type Input struct {
 	Name        string         `json:"name"`
@@ -292,13 +288,6 @@ type Patch struct {
 func (p Patch) empty() bool {
 	return p.Name == nil && p.Type == nil && p.DisplayName == nil && p.Enabled == nil && p.BaseURL == nil &&
 		p.Settings == nil && p.APIKeys == nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // applySettings merges si into st and creds.

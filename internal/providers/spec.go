@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/aigate/aigate/internal/apperr"
 )
 
@@ -72,6 +74,11 @@ func ValidateName(name string) error {
 	}
 	if len(name) > maxNameLength {
 		return fmt.Errorf("must be at most %d characters", maxNameLength)
+	}
+	// The API takes an id or a name in the same place; a name that reads
+	// as an id would be unreachable.
+	if _, err := uuid.Parse(name); err == nil {
+		return fmt.Errorf("must not be a UUID: the API would read it as a provider id")
 	}
 	return nil
 }
@@ -177,12 +184,6 @@ func (c Canonical) Diff(o Canonical) []string {
 	add("base_url", c.BaseURL, o.BaseURL)
 	add("region", c.Region, o.Region)
 	return d
-}
-
-// configured reports whether Bedrock settings say where to send requests
-// or how to sign them; model IDs never count, as they have defaults.
-func (s *Settings) configured(baseURL string, creds []Credential) bool {
-	return baseURL != "" || len(creds) > 0 || (s != nil && s.Region != "")
 }
 
 // Normalize validates s and fills in defaults: the base URL of openai and

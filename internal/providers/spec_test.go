@@ -32,6 +32,7 @@ func TestNormalizeRules(t *testing.T) {
 	}{
 		{"name pattern", func(s *providers.Spec) { s.Name = "Bad_Name" }, "name", providers.NamePattern},
 		{"name trailing dash", func(s *providers.Spec) { s.Name = "a-" }, "name", "must match"},
+		{"name that reads as an id", func(s *providers.Spec) { s.Name = "123e4567-e89b-12d3-a456-426614174000" }, "name", "UUID"},
 		{"name too long", func(s *providers.Spec) { s.Name = strings.Repeat("a", 64) }, "name", "at most 63"},
 		{"unknown type", func(s *providers.Spec) { s.Type = "gemini" }, "type", "openai, anthropic, bedrock"},
 		{"relative base URL", func(s *providers.Spec) { s.BaseURL = "/v1" }, "base_url", "absolute http or https"},
