@@ -380,7 +380,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, in Input) (Prov
 		return Provider{}, err
 	}
 	rec, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (record, error) {
-		rec, err := s.Insert(ctx, tx, actor, spec, 201)
+		rec, err := s.insert(ctx, tx, actor, spec, 201)
 		if err != nil {
 			return record{}, err
 		}
@@ -394,8 +394,13 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, in Input) (Prov
 
 // Insert writes a provider made from a normalized spec, with its keys and
 // audit entries, in tx. It does not notify: the environment seed runs
-// before any gateway reads, and Create notifies itself.
-func (s *Service) Insert(ctx context.Context, tx pgx.Tx, actor audit.Actor, spec Spec, status int) (record, error) {
+// before any gateway reads, and every gateway loads the full set at start.
+func (s *Service) Insert(ctx context.Context, tx pgx.Tx, actor audit.Actor, spec Spec) error {
+	_, err := s.insert(ctx, tx, actor, spec, 0)
+	return err
+}
+
+func (s *Service) insert(ctx context.Context, tx pgx.Tx, actor audit.Actor, spec Spec, status int) (record, error) {
 	id, err := uuid.NewRandom()
 	if err != nil {
 		return record{}, err
@@ -791,4 +796,34 @@ func jsonEqual(a, b any) bool {
 	x, errX := json.Marshal(a)
 	y, errY := json.Marshal(b)
 	return errX == nil && errY == nil && string(x) == string(y)
+}
+
+// Stored is a provider row, deleted or not, with its secrets decrypted: what
+// the environment seed compares the environment with.
+type Stored struct {
+	ID      uuid.UUID
+	Deleted bool
+	Spec    Spec
+}
+
+// LoadAll returns every provider row in tx, deleted ones included, by name.
+func (s *Service) LoadAll(ctx context.Context, tx pgx.Tx) (map[string]Stored, error) {
+	q := dbsqlc.New(tx)
+	rows, err := q.AIProviderList(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("list providers: %w", err)
+	}
+	recs, err := s.load(ctx, q, rows, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Stored, len(recs))
+	for _, r := range recs {
+		spec, err := r.spec()
+		if err != nil {
+			return nil, err
+		}
+		out[r.row.Name] = Stored{ID: r.row.ID, Deleted: r.row.Deleted, Spec: spec}
+	}
+	return out, nil
 }

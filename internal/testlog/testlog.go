@@ -35,6 +35,14 @@ func (b *Buffer) String() string {
 	return b.buf.String()
 }
 
+// Reset forgets everything written so far, so a test can look at what one
+// step writes.
+func (b *Buffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
 // changed returns a channel closed at the next write.
 func (b *Buffer) changed() <-chan struct{} {
 	b.mu.Lock()

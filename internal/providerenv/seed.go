@@ -1,0 +1,244 @@
+package providerenv
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/aigate/aigate/internal/audit"
+	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/providers"
+)
+
+// Outcome is what the seed does, or would do, with one provider.
+type Outcome string
+
+// The outcomes, as `aigate providers plan` prints them.
+const (
+	Create             Outcome = "create"
+	Unchanged          Outcome = "unchanged"
+	SkippedDeleted     Outcome = "skipped (deleted)"
+	SkippedUnsupported Outcome = "skipped (unsupported type)"
+	KeyDiffers         Outcome = "key differs (database wins)"
+	Conflict           Outcome = "CONFLICT"
+)
+
+// FieldDiff is one canonical field that differs between database and
+// environment. Only non-secret fields ever get here.
+type FieldDiff struct {
+	Field       string
+	Database    string
+	Environment string
+}
+
+// Step is the seed's decision for one provider of the environment.
+type Step struct {
+	Provider Provider
+	Outcome  Outcome
+	Diffs    []FieldDiff // Conflict only
+}
+
+// Fixes lists, for a conflict, the three ways out: make the database
+// match, stop seeding the provider, or stop serving it.
+func (s Step) Fixes() []string {
+	name := s.Provider.Spec.Name
+	var edit []string
+	typeDiffers := false
+	for _, d := range s.Diffs {
+		switch d.Field {
+		case "type":
+			typeDiffers = true
+		case "base_url":
+			edit = append(edit, "--base-url "+shellQuote(d.Environment))
+		case "region":
+			edit = append(edit, "--region "+shellQuote(d.Environment))
+		}
+	}
+	first := fmt.Sprintf("make the database match the environment: aigate providers edit %s %s", name, strings.Join(edit, " "))
+	if typeDiffers {
+		first = "the type of a stored provider cannot be edited; use one of the fixes below"
+	}
+	return []string{
+		first,
+		fmt.Sprintf("stop seeding it: remove the %s variables (the database keeps the provider as it is)", s.Provider.Source),
+		fmt.Sprintf("stop serving it: aigate providers delete %s (a deleted provider is never seeded again)", name),
+	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	if strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@%+=,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// DriftError fails startup: providers in the database differ from the
+// environment in where requests go. It names each provider, each differing
+// field with both values (never a secret) and the fixes.
+type DriftError struct {
+	Steps []Step // the conflicting ones
+}
+
+func (e *DriftError) Error() string {
+	var b strings.Builder
+	b.WriteString("the AI providers in the environment differ from the database; aigate will not guess which is right:")
+	for _, s := range e.Steps {
+		fmt.Fprintf(&b, "\n  provider %q (from %s):", s.Provider.Spec.Name, s.Provider.Source)
+		for _, d := range s.Diffs {
+			fmt.Fprintf(&b, "\n    %s: database %q, environment %q", d.Field, d.Database, d.Environment)
+		}
+		b.WriteString("\n    fix it one of three ways:")
+		for _, f := range s.Fixes() {
+			b.WriteString("\n    - " + f)
+		}
+	}
+	b.WriteString("\n  `aigate providers plan` shows the same check without starting the server")
+	return b.String()
+}
+
+// Plan decides each provider's outcome against the stored rows.
+func Plan(cfg Config, stored map[string]providers.Stored) []Step {
+	steps := make([]Step, 0, len(cfg.Providers))
+	for _, p := range cfg.Providers {
+		st := Step{Provider: p}
+		row, exists := stored[p.Spec.Name]
+		switch {
+		case p.Unsupported != "":
+			st.Outcome = SkippedUnsupported
+		case !exists:
+			st.Outcome = Create
+		case row.Deleted:
+			st.Outcome = SkippedDeleted
+		case row.Spec.Canonical().Hash() != p.Spec.Canonical().Hash():
+			st.Outcome = Conflict
+			st.Diffs = diffs(row.Spec.Canonical(), p.Spec.Canonical())
+		case !sameSecrets(row.Spec, p.Spec):
+			st.Outcome = KeyDiffers
+		default:
+			st.Outcome = Unchanged
+		}
+		steps = append(steps, st)
+	}
+	return steps
+}
+
+func diffs(db, env providers.Canonical) []FieldDiff {
+	var out []FieldDiff
+	add := func(field, a, b string) {
+		if a != b {
+			out = append(out, FieldDiff{Field: field, Database: a, Environment: b})
+		}
+	}
+	add("type", string(db.Type), string(env.Type))
+	add("base_url", db.BaseURL, env.BaseURL)
+	add("region", db.Region, env.Region)
+	return out
+}
+
+// sameSecrets compares key sets (order does not matter) and credentials.
+func sameSecrets(a, b providers.Spec) bool {
+	ka, kb := slices.Clone(a.Keys), slices.Clone(b.Keys)
+	sort.Strings(ka)
+	sort.Strings(kb)
+	if !slices.Equal(ka, kb) {
+		return false
+	}
+	ca, cb := slices.Clone(a.Credentials), slices.Clone(b.Credentials)
+	byKey := func(x, y providers.Credential) int { return strings.Compare(x.AccessKey+"\x00"+x.AccessKeySecret, y.AccessKey+"\x00"+y.AccessKeySecret) }
+	slices.SortFunc(ca, byKey)
+	slices.SortFunc(cb, byKey)
+	return slices.Equal(ca, cb)
+}
+
+// Seed reconciles the environment with the database at startup: one
+// transaction under the ai_providers_env_seed lock inserts what is missing
+// (audited, actor system) and changes nothing else; a drifted provider
+// rolls everything back and fails with a *DriftError. Logs come after the
+// commit, so they describe what happened.
+func Seed(ctx context.Context, db *database.DB, svc *providers.Service, cfg Config, logger *slog.Logger) error {
+	for _, w := range cfg.Warnings {
+		logger.Warn(w.Message, "variable", w.Variable)
+	}
+	if cfg.Empty() {
+		return nil
+	}
+	steps, err := database.LockedTx(ctx, db, database.LockAIProvidersEnvSeed, func(ctx context.Context, tx pgx.Tx) ([]Step, error) {
+		stored, err := svc.LoadAll(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		steps := Plan(cfg, stored)
+		if err := drift(steps); err != nil {
+			return nil, err
+		}
+		for _, s := range steps {
+			if s.Outcome != Create {
+				continue
+			}
+			if err := svc.Insert(ctx, tx, audit.System, s.Provider.Spec); err != nil {
+				return nil, fmt.Errorf("seed provider %q from %s: %w", s.Provider.Spec.Name, s.Provider.Source, err)
+			}
+		}
+		return steps, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range steps {
+		name, source := s.Provider.Spec.Name, s.Provider.Source
+		switch s.Outcome {
+		case Create:
+			logger.Info("seeded provider from environment", "name", name, "type", s.Provider.Spec.Type, "keys", len(s.Provider.Spec.Keys))
+		case SkippedDeleted:
+			logger.Warn("provider from environment was deleted in the database; not recreating it (restore it with `aigate providers restore`, or remove the variables)",
+				"name", name, "variables", source)
+		case SkippedUnsupported:
+			logger.Warn("skipping provider of a type aigate does not store", "name", name, "type", s.Provider.Unsupported, "variables", source)
+		case KeyDiffers:
+			logger.Warn("provider keys in the environment differ from the database; the database wins (manage keys with `aigate providers edit`) and the variables can be removed",
+				"name", name, "variables", source)
+		default:
+			logger.Debug("provider from environment matches the database", "name", name)
+		}
+	}
+	return nil
+}
+
+func drift(steps []Step) error {
+	var conflicts []Step
+	for _, s := range steps {
+		if s.Outcome == Conflict {
+			conflicts = append(conflicts, s)
+		}
+	}
+	if len(conflicts) > 0 {
+		return &DriftError{Steps: conflicts}
+	}
+	return nil
+}
+
+// PlanFromDatabase is Plan against the database as it is now: one read,
+// no lock, nothing written.
+func PlanFromDatabase(ctx context.Context, db *database.DB, svc *providers.Service, cfg Config) ([]Step, error) {
+	if cfg.Empty() {
+		return nil, nil
+	}
+	return database.Tx(ctx, db, func(ctx context.Context, tx pgx.Tx) ([]Step, error) {
+		stored, err := svc.LoadAll(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		return Plan(cfg, stored), nil
+	})
+}
