@@ -39,9 +39,9 @@ func TestSimpleForm(t *testing.T) {
 func TestNothingConfigured(t *testing.T) {
 	for _, environ := range [][]string{
 		nil,
-		{"AIGATE_OPENAI_BASE_URL=https://x.example/"}, // base URLs alone create nothing
+		{"AIGATE_OPENAI_BASE_URL=https://x.example/"},                   // base URLs alone create nothing
 		{"AIGATE_BEDROCK_MODEL=m", "AIGATE_BEDROCK_SMALL_FAST_MODEL=s"}, // nor do model IDs
-		{"AIGATE_OPENAI_KEY="},                                         // empty is unset
+		{"AIGATE_OPENAI_KEY="},                                          // empty is unset
 	} {
 		cfg := parse(t, environ...)
 		require.True(t, cfg.Empty(), "%v", environ)

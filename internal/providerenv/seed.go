@@ -155,7 +155,9 @@ func sameSecrets(a, b providers.Spec) bool {
 		return false
 	}
 	ca, cb := slices.Clone(a.Credentials), slices.Clone(b.Credentials)
-	byKey := func(x, y providers.Credential) int { return strings.Compare(x.AccessKey+"\x00"+x.AccessKeySecret, y.AccessKey+"\x00"+y.AccessKeySecret) }
+	byKey := func(x, y providers.Credential) int {
+		return strings.Compare(x.AccessKey+"\x00"+x.AccessKeySecret, y.AccessKey+"\x00"+y.AccessKeySecret)
+	}
 	slices.SortFunc(ca, byKey)
 	slices.SortFunc(cb, byKey)
 	return slices.Equal(ca, cb)

@@ -265,7 +265,7 @@ func TestPlanOutcomes(t *testing.T) {
 
 	cfg, err := providerenv.Parse([]string{
 		"AIGATE_OPENAI_KEY=k-openai-1", "AIGATE_OPENAI_BASE_URL=http://127.0.0.1:9/v1", // conflict
-		"AIGATE_ANTHROPIC_KEY=k-ant-2", // key differs
+		"AIGATE_ANTHROPIC_KEY=k-ant-2",                                                            // key differs
 		"AIGATE_PROVIDER_0_TYPE=openai", "AIGATE_PROVIDER_0_NAME=gone", "AIGATE_PROVIDER_0_KEY=k", // deleted
 		"AIGATE_PROVIDER_1_TYPE=openai", "AIGATE_PROVIDER_1_NAME=fresh", // create
 		"AIGATE_PROVIDER_2_TYPE=copilot", // unsupported
