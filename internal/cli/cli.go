@@ -25,6 +25,16 @@ type IO struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Environ lists the environment as NAME=value entries; the provider
+	// seed enumerates AIGATE_PROVIDER_<N>_* from it. Nil means empty.
+	Environ func() []string
+}
+
+func (io IO) environ() []string {
+	if io.Environ == nil {
+		return nil
+	}
+	return io.Environ()
 }
 
 // Command is one node of the command tree: either it runs, or it groups
@@ -57,6 +67,7 @@ func Root() *Command {
 			usersCommand(),
 			tokensCommand(),
 			auditCommand(),
+			providersCommand(),
 		},
 	}
 }

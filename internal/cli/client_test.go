@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/aigate/aigate/internal/audit"
 	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/cli"
+	"github.com/aigate/aigate/internal/client"
 	"github.com/aigate/aigate/internal/encryption"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/providers"
@@ -56,11 +58,12 @@ func startAPI(t *testing.T) string {
 }
 
 // cliRunner runs the CLI in-process with a config directory of its own and
-// collects everything written to stderr for the secret scan.
+// collects everything written to stdout and stderr for the secret scans.
 type cliRunner struct {
 	t      *testing.T
 	env    map[string]string
 	mu     sync.Mutex
+	stdout []string
 	stderr []string
 }
 
@@ -84,6 +87,7 @@ func (r *cliRunner) run(stdin string, extraEnv map[string]string, args ...string
 	var out, errOut bytes.Buffer
 	code := cli.Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, Getenv: env(vars)})
 	r.mu.Lock()
+	r.stdout = append(r.stdout, out.String())
 	r.stderr = append(r.stderr, errOut.String())
 	r.mu.Unlock()
 	return code, out.String(), errOut.String()
@@ -133,6 +137,24 @@ func (r *cliRunner) requireNoSecretsOnStderr(secrets ...string) {
 		require.NotContains(r.t, all, s, "a secret was printed to stderr")
 	}
 	require.NotContains(r.t, all, "aig_", "a token was printed to stderr")
+}
+
+// requireNoSecretsInOutput checks that no secret reached stdout or stderr
+// in any run: for secrets the CLI never shows, unlike a new token's.
+func (r *cliRunner) requireNoSecretsInOutput(secrets ...string) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.NotEmpty(r.t, r.stdout)
+	for i, s := range secrets {
+		require.NotEmpty(r.t, s)
+		for run := range r.stdout {
+			// Not NotContains: its message would print the output, secret
+			// and all.
+			require.Falsef(r.t, strings.Contains(r.stdout[run], s), "secret %d was printed on stdout by run %d", i, run)
+			require.Falsef(r.t, strings.Contains(r.stderr[run], s), "secret %d was printed on stderr by run %d", i, run)
+		}
+	}
 }
 
 // loginFirstOwner creates the first owner through `aigate login`.
@@ -357,6 +379,19 @@ func TestClientCommandHelp(t *testing.T) {
 		{[]string{"tokens", "create", "--help"}, []string{"--user USER", "--expires-in DURATION"}},
 		{[]string{"tokens", "revoke", "--help"}, []string{"--user USER"}},
 		{[]string{"audit", "list", "--help"}, []string{"--resource-type", "--resource ", "--actor", "--action", "--since", "--until", "--limit", "--cursor"}},
+		{[]string{"providers", "list", "--help"}, []string{"--include-deleted\n"}},
+		{[]string{"providers", "show", "--help"}, []string{"Usage: aigate providers show NAME|ID [flags]"}},
+		{[]string{"providers", "create", "--help"}, []string{
+			"Usage: aigate providers create NAME [flags]", "--type TYPE", "--display-name TEXT", "--base-url URL", "--disabled\n",
+			"--region REGION", "--model MODEL", "--small-fast-model MODEL", "--api-key-stdin\n", "--access-key-stdin\n",
+		}},
+		{[]string{"providers", "edit", "--help"}, []string{
+			"--name NAME", "--display-name TEXT", "--base-url URL", "--enable\n", "--disable\n", "--region REGION", "--model MODEL",
+			"--small-fast-model MODEL", "--add-api-key-stdin\n", "--remove-api-key KEY_ID", "--replace-api-keys-stdin\n",
+			"--access-key-stdin\n", "--clear-access-key\n",
+		}},
+		{[]string{"providers", "delete", "--help"}, nil},
+		{[]string{"providers", "restore", "--help"}, nil},
 	} {
 		t.Run(strings.Join(tc.args[:len(tc.args)-1], " "), func(t *testing.T) {
 			t.Parallel()
@@ -372,4 +407,178 @@ func TestClientCommandHelp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Provider keys for the provider tests. Each has a middle no mask shows, so
+// the scan also catches a partial leak.
+const (
+	providerKey1 = "sk-one-MIDDLEONE0123456789-aaaa"
+	providerKey2 = "sk-two-MIDDLETWO0123456789-bbbb"
+	providerKey3 = "sk-three-MIDDLETHREE0123456789-cccc"
+	awsAccessKey = "AKIAMIDDLEACCESS0123456789"
+	awsSecret    = "aws/secret+MIDDLESECRET0123456789xyz"
+)
+
+// showProvider returns `providers show ref -o json`, decoded.
+func showProvider(t *testing.T, r *cliRunner, ref string) client.Provider {
+	t.Helper()
+	var p client.Provider
+	require.NoError(t, json.Unmarshal([]byte(r.ok("", "providers", "show", ref, "-o", "json")), &p))
+	return p
+}
+
+func keyIDs(p client.Provider) []string {
+	ids := make([]string, len(p.APIKeys))
+	for i, k := range p.APIKeys {
+		ids[i] = k.ID
+	}
+	return ids
+}
+
+// TestProvidersCLI runs an openai provider through its life: created with
+// keys from stdin, listed, shown, its keys edited, a bad request refused,
+// deleted and restored; no key is ever printed.
+func TestProvidersCLI(t *testing.T) {
+	t.Parallel()
+	url := startAPI(t)
+	r := newRunner(t)
+	loginFirstOwner(t, r, url)
+
+	// Two keys, one per line; the blank line is skipped.
+	out := r.ok(providerKey1+"\n\n"+providerKey2+"\n", "providers", "create", "openai-main", "--type", "openai", "--display-name", "OpenAI", "--api-key-stdin")
+	require.Regexp(t, `(?m)^Name:\s+openai-main$`, out)
+	require.Regexp(t, `(?m)^Type:\s+openai$`, out)
+	require.Regexp(t, `(?m)^Base URL:\s+https://api\.openai\.com/v1/$`, out, "the type's default")
+	require.Regexp(t, `(?m)^API keys:\s+2$`, out)
+
+	out = r.ok("", "providers", "list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2, out)
+	require.Regexp(t, `^NAME\s+TYPE\s+ENABLED\s+BASE URL\s+KEYS\s+UPDATED$`, lines[0])
+	require.Regexp(t, `^openai-main\s+openai\s+yes\s+https://api\.openai\.com/v1/\s+2\s+\d{4}-\d\d-\d\dT`, lines[1])
+
+	var list client.ProviderList
+	require.NoError(t, json.Unmarshal([]byte(r.ok("", "providers", "list", "-o", "json")), &list))
+	require.Len(t, list.Providers, 1)
+	p := list.Providers[0]
+	require.Equal(t, "OpenAI", p.DisplayName)
+	require.Len(t, p.APIKeys, 2)
+	require.Equal(t, []string{"sk-o...aaaa", "sk-t...bbbb"}, []string{p.APIKeys[0].Masked, p.APIKeys[1].Masked}, "in the order given")
+	id0, id1 := p.APIKeys[0].ID, p.APIKeys[1].ID
+
+	// By name and by id, the same provider; the table lists the keys with
+	// their positions and ids.
+	require.Equal(t, p, showProvider(t, r, "openai-main"))
+	out = r.ok("", "providers", "show", p.ID)
+	require.Regexp(t, `(?m)^ID:\s+`+p.ID+`$`, out)
+	require.Regexp(t, `(?m)^POSITION\s+KEY ID\s+KEY\s+CREATED$`, out)
+	require.Regexp(t, `(?m)^0\s+`+id0+`\s+sk-o\.\.\.aaaa\s+\d{4}-`, out)
+	require.Regexp(t, `(?m)^1\s+`+id1+`\s+sk-t\.\.\.bbbb\s+\d{4}-`, out)
+
+	// Remove the first key, add a third: the second moves up, the new one
+	// goes last.
+	out = r.ok(providerKey3+"\n", "providers", "edit", "openai-main", "--remove-api-key", id0, "--add-api-key-stdin")
+	require.Regexp(t, `(?m)^API keys:\s+2$`, out)
+	p = showProvider(t, r, "openai-main")
+	require.Len(t, p.APIKeys, 2)
+	require.Equal(t, id1, p.APIKeys[0].ID)
+	require.NotContains(t, []string{id0, id1}, p.APIKeys[1].ID, "a new key")
+	require.Equal(t, "sk-t...cccc", p.APIKeys[1].Masked)
+	ids := keyIDs(p)
+
+	// A key id not on the provider is refused before anything is sent.
+	const strangerID = "00000000-0000-4000-8000-000000000000"
+	errOut := r.fail(providerKey1+"\n", "providers", "edit", "openai-main", "--remove-api-key", ids[0], "--remove-api-key", strangerID, "--add-api-key-stdin")
+	require.Contains(t, errOut, `provider openai-main has no key "`+strangerID+`"`)
+	require.Equal(t, ids, keyIDs(showProvider(t, r, "openai-main")), "nothing changed")
+
+	// Replace them all: nothing kept.
+	r.ok(providerKey1+"\n"+providerKey2+"\n", "providers", "edit", "openai-main", "--replace-api-keys-stdin")
+	p = showProvider(t, r, "openai-main")
+	require.Len(t, p.APIKeys, 2)
+	require.NotContains(t, ids, p.APIKeys[0].ID)
+	require.NotContains(t, ids, p.APIKeys[1].ID)
+	require.Equal(t, "sk-o...aaaa", p.APIKeys[0].Masked)
+
+	require.Contains(t, r.fail("", "providers", "edit", "openai-main"), "nothing to change: give at least one of --name, --display-name")
+	require.Contains(t, r.fail("", "providers", "edit", "openai-main", "--enable", "--disable"), "--enable and --disable cannot be given together")
+	require.Contains(t, r.fail("", "providers", "edit", "openai-main", "--add-api-key-stdin"), "--add-api-key-stdin: no API key given")
+	require.Contains(t, r.fail("", "providers", "create", "x", "--api-key-stdin"), "--type is required")
+
+	out = r.ok("", "providers", "edit", "openai-main", "--disable", "--display-name", "Paused")
+	require.Regexp(t, `(?m)^Enabled:\s+no$`, out)
+	require.Regexp(t, `(?m)^Display name:\s+Paused$`, out)
+
+	// The server's validations come through on stderr, exit status 1,
+	// and no key in them.
+	errOut = r.fail(providerKey1+"\n "+providerKey2+"\n", "providers", "create", "Bad_Name", "--type", "openai", "--base-url", "ftp://x", "--api-key-stdin")
+	require.Contains(t, errOut, "error: Invalid request.")
+	require.Contains(t, errOut, "\n  name: must match ")
+	require.Contains(t, errOut, "\n  base_url: must be an absolute http or https URL")
+	require.Contains(t, errOut, "\n  api_keys[1]: must not start or end with whitespace")
+	require.Contains(t, r.fail("", "providers", "create", "openai-main", "--type", "anthropic"), `A provider named "openai-main" already exists`)
+
+	// Delete: gone from show and list, kept with --include-deleted, back
+	// after restore with its keys.
+	require.Equal(t, "Deleted provider openai-main; 'aigate providers restore openai-main' brings it back.\n", r.ok("", "providers", "delete", "openai-main"))
+	require.Contains(t, r.fail("", "providers", "show", "openai-main"), `error: No provider "openai-main".`)
+	require.Contains(t, r.fail("", "providers", "delete", "openai-main"), `No provider "openai-main".`)
+	require.Equal(t, 1, len(strings.Split(strings.TrimSpace(r.ok("", "providers", "list")), "\n")), "only the header")
+	out = r.ok("", "providers", "list", "--include-deleted")
+	require.Regexp(t, `(?m)^openai-main\s+openai\s+no\s+\S+\s+2\s+\S+\s+yes$`, out)
+	require.Equal(t, "Restored provider openai-main (enabled, 2 API keys).\n", r.ok("", "providers", "restore", "openai-main"))
+	p = showProvider(t, r, "openai-main")
+	require.True(t, p.Enabled)
+	require.Len(t, p.APIKeys, 2)
+	require.Contains(t, r.fail("", "providers", "restore", "openai-main"), `Provider "openai-main" is not deleted.`)
+
+	r.requireNoSecretsInOutput(providerKey1, providerKey2, providerKey3, "MIDDLEONE", "MIDDLETWO", "MIDDLETHREE")
+	r.requireNoSecretsOnStderr(r.storedCredentials()["token"])
+}
+
+// TestProvidersBedrockCLI checks the Bedrock settings and that the AWS
+// credentials, read from stdin, are never shown.
+func TestProvidersBedrockCLI(t *testing.T) {
+	t.Parallel()
+	url := startAPI(t)
+	r := newRunner(t)
+	loginFirstOwner(t, r, url)
+
+	creds := awsAccessKey + "\n" + awsSecret + "\n"
+	out := r.ok(creds, "providers", "create", "bedrock-east", "--type", "bedrock", "--region", "us-east-1", "--access-key-stdin")
+	require.Regexp(t, `(?m)^Region:\s+us-east-1$`, out)
+	require.Regexp(t, `(?m)^Model:\s+`+regexp.QuoteMeta(providers.DefaultBedrockModel)+`$`, out)
+	require.Regexp(t, `(?m)^AWS credentials:\s+stored$`, out)
+	require.Regexp(t, `(?m)^API keys:\s+0$`, out)
+
+	raw := r.ok("", "providers", "show", "bedrock-east", "-o", "json")
+	require.NotContains(t, raw, "access_key", "credentials are write-only")
+	var p client.Provider
+	require.NoError(t, json.Unmarshal([]byte(raw), &p))
+	require.Equal(t, "bedrock", p.Type)
+	require.NotNil(t, p.Settings)
+	require.True(t, p.Settings.HasCredentials)
+	require.Equal(t, "us-east-1", p.Settings.Region)
+
+	// A setting changed alone keeps the credentials.
+	r.ok("", "providers", "edit", "bedrock-east", "--model", "custom-model")
+	p = showProvider(t, r, "bedrock-east")
+	require.Equal(t, "custom-model", p.Settings.Model)
+	require.True(t, p.Settings.HasCredentials)
+
+	out = r.ok("", "providers", "edit", "bedrock-east", "--clear-access-key")
+	require.Regexp(t, `(?m)^AWS credentials:\s+none`, out)
+	require.False(t, showProvider(t, r, "bedrock-east").Settings.HasCredentials)
+	r.ok(creds, "providers", "edit", "bedrock-east", "--access-key-stdin")
+	require.True(t, showProvider(t, r, "bedrock-east").Settings.HasCredentials)
+
+	require.Contains(t, r.fail(awsAccessKey+"\n", "providers", "edit", "bedrock-east", "--access-key-stdin"), "stdin ended")
+	require.Contains(t, r.fail(creds, "providers", "create", "b2", "--type", "bedrock", "--region", "us-east-1", "--access-key-stdin", "--api-key-stdin"),
+		"--api-key-stdin and --access-key-stdin cannot be given together")
+	errOut := r.fail(providerKey1+"\n", "providers", "create", "b2", "--type", "bedrock", "--region", "us-east-1", "--api-key-stdin")
+	require.Contains(t, errOut, "\n  api_keys: a bedrock provider takes no api_keys")
+	errOut = r.fail("", "providers", "edit", "bedrock-east", "--region", "")
+	require.Contains(t, errOut, "\n  settings.region: a bedrock provider needs a region")
+
+	r.requireNoSecretsInOutput(awsAccessKey, awsSecret, "MIDDLEACCESS", "MIDDLESECRET", providerKey1)
 }

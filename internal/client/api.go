@@ -210,3 +210,138 @@ func (c *Client) ListAudit(ctx context.Context, f AuditFilter) (AuditPage, error
 	err := c.Do(ctx, http.MethodGet, "/api/v1/audit", q, nil, &p)
 	return p, err
 }
+
+// Provider is an AI provider as the API shows it: keys masked, Bedrock
+// credentials never.
+type Provider struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Type        string            `json:"type"`
+	DisplayName string            `json:"display_name"`
+	Enabled     bool              `json:"enabled"`
+	Deleted     bool              `json:"deleted"`
+	BaseURL     string            `json:"base_url"`
+	Settings    *ProviderSettings `json:"settings"`
+	APIKeys     []ProviderKey     `json:"api_keys"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+// ProviderSettings are a Bedrock provider's settings; the credentials are
+// write-only, HasCredentials says whether some are stored.
+type ProviderSettings struct {
+	Region         string `json:"region"`
+	Model          string `json:"model"`
+	SmallFastModel string `json:"small_fast_model"`
+	HasCredentials bool   `json:"has_credentials"`
+}
+
+// ProviderKey is a stored API key, masked. Keys are tried in list order.
+type ProviderKey struct {
+	ID        string    `json:"id"`
+	Masked    string    `json:"masked"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ProviderList is the answer to listing providers.
+type ProviderList struct {
+	Providers []Provider `json:"providers"`
+}
+
+// ProviderKeyInput is one entry of a key set sent to the server: a stored
+// key kept by its ID (KeepKey), or a new key (NewKey).
+type ProviderKeyInput struct {
+	ID     *string `json:"id,omitempty"`
+	APIKey *string `json:"api_key,omitempty"`
+}
+
+// KeepKey keeps the stored key id, at its place in the list.
+func KeepKey(id string) ProviderKeyInput { return ProviderKeyInput{ID: &id} }
+
+// NewKey adds key, at its place in the list.
+func NewKey(key string) ProviderKeyInput { return ProviderKeyInput{APIKey: &key} }
+
+// ProviderSettingsInput sets Bedrock settings. In a patch a nil field keeps
+// its value; "" resets a model to its default and clears the region or a
+// credential.
+type ProviderSettingsInput struct {
+	Region          *string `json:"region,omitempty"`
+	Model           *string `json:"model,omitempty"`
+	SmallFastModel  *string `json:"small_fast_model,omitempty"`
+	AccessKey       *string `json:"access_key,omitempty"`
+	AccessKeySecret *string `json:"access_key_secret,omitempty"`
+}
+
+// ProviderInput creates a provider. Enabled nil means enabled; APIKeys may
+// only hold new keys.
+type ProviderInput struct {
+	Name        string                 `json:"name"`
+	Type        string                 `json:"type"`
+	DisplayName string                 `json:"display_name"`
+	Enabled     *bool                  `json:"enabled,omitempty"`
+	BaseURL     string                 `json:"base_url"`
+	Settings    *ProviderSettingsInput `json:"settings,omitempty"`
+	APIKeys     []ProviderKeyInput     `json:"api_keys,omitempty"`
+}
+
+// ProviderPatch changes a provider; nil fields are left out and stay as
+// they are. APIKeys, when not nil, is the complete new key set in order:
+// stored keys left out are deleted, and an empty set clears them all. The
+// type cannot change.
+type ProviderPatch struct {
+	Name        *string                `json:"name,omitempty"`
+	DisplayName *string                `json:"display_name,omitempty"`
+	Enabled     *bool                  `json:"enabled,omitempty"`
+	BaseURL     *string                `json:"base_url,omitempty"`
+	Settings    *ProviderSettingsInput `json:"settings,omitempty"`
+	APIKeys     *[]ProviderKeyInput    `json:"api_keys,omitempty"`
+}
+
+// providerPath is /api/v1/providers/{ref}, ref being an id or a name.
+func providerPath(ref string) string { return "/api/v1/providers/" + url.PathEscape(ref) }
+
+// ListProviders lists the live providers (enabled and disabled) by name,
+// and the deleted ones too with includeDeleted.
+func (c *Client) ListProviders(ctx context.Context, includeDeleted bool) (ProviderList, error) {
+	var q url.Values
+	if includeDeleted {
+		q = url.Values{"include_deleted": {"true"}}
+	}
+	var l ProviderList
+	err := c.Do(ctx, http.MethodGet, "/api/v1/providers", q, nil, &l)
+	return l, err
+}
+
+// GetProvider returns the live provider ref (an id or a name).
+func (c *Client) GetProvider(ctx context.Context, ref string) (Provider, error) {
+	var p Provider
+	err := c.Do(ctx, http.MethodGet, providerPath(ref), nil, nil, &p)
+	return p, err
+}
+
+// CreateProvider adds a provider.
+func (c *Client) CreateProvider(ctx context.Context, in ProviderInput) (Provider, error) {
+	var p Provider
+	err := c.Do(ctx, http.MethodPost, "/api/v1/providers", nil, in, &p)
+	return p, err
+}
+
+// UpdateProvider applies p to the live provider ref.
+func (c *Client) UpdateProvider(ctx context.Context, ref string, p ProviderPatch) (Provider, error) {
+	var out Provider
+	err := c.Do(ctx, http.MethodPatch, providerPath(ref), nil, p, &out)
+	return out, err
+}
+
+// DeleteProvider soft-deletes the live provider ref: it stops serving and
+// its name stays reserved until it is restored.
+func (c *Client) DeleteProvider(ctx context.Context, ref string) error {
+	return c.Do(ctx, http.MethodDelete, providerPath(ref), nil, nil, nil)
+}
+
+// RestoreProvider undeletes the provider ref and enables it.
+func (c *Client) RestoreProvider(ctx context.Context, ref string) (Provider, error) {
+	var p Provider
+	err := c.Do(ctx, http.MethodPost, providerPath(ref)+"/restore", nil, nil, &p)
+	return p, err
+}

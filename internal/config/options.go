@@ -36,6 +36,9 @@ type Server struct {
 	ShutdownTimeout time.Duration
 	// EncryptionKeys is the raw key list; the encryption package parses it.
 	EncryptionKeys string
+	// Environ is the process environment, the source the provider seed
+	// reads (AIGATE_OPENAI_KEY, AIGATE_PROVIDER_<N>_*, ...); not options.
+	Environ []string
 	Database
 	Logging
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/migrate"
 	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/providerenv"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/replicas"
 	"github.com/aigate/aigate/internal/site"
@@ -57,6 +58,13 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 		{Name: "database", Check: func(ctx context.Context) error { return db.Pool.Ping(ctx) }},
 		{Name: "migrations", Check: func(ctx context.Context) error { return migrator.CheckCurrent(ctx) }},
 	})
+	// Parse the provider environment before anything starts: a typo in it
+	// needs no database to be reported.
+	envProviders, err := providerenv.Parse(cfg.Environ)
+	if err != nil {
+		return fmt.Errorf("invalid AI provider environment variables:\n%w", err)
+	}
+
 	// Listen first: a taken port fails before anything else starts, and
 	// /healthz answers while migrations run.
 	addr, err := httpSrv.Listen(cfg.HTTPAddress)
@@ -160,6 +168,12 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 			logger.Warn("could not mark replica stopped", "error", dErr)
 		}
 	}()
+
+	// Before the API (and the gateway) serve: the environment is a one-shot
+	// migration source, reconciled with the database under its lock.
+	if err := providerenv.Seed(ctx, db, providerService, envProviders, logger.With("component", "provider_seed")); err != nil {
+		return err
+	}
 
 	authn := auth.NewAuthenticator(db, nil, logger.With("component", "auth"))
 	userService := users.NewService(db, authn, &audit.Recorder{}, nil)
