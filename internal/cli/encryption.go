@@ -9,21 +9,22 @@ import (
 	"github.com/aigate/aigate/internal/audit"
 	"github.com/aigate/aigate/internal/buildinfo"
 	"github.com/aigate/aigate/internal/config"
+	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/migrate"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/server"
 )
 
-// encryptionConfig is what the encryption commands need: the database and
-// the same keys the servers use.
-type encryptionConfig struct {
+// storeConfig is what commands that read or write encrypted provider data
+// directly in the database need: the database and the servers' keys.
+type storeConfig struct {
 	Keys      string
 	BatchSize int
 	config.Database
 	config.Logging
 }
 
-func encryptionOptionSet(cmd, summary string, cfg *encryptionConfig, batch bool) *config.Set {
+func storeOptionSet(command, summary string, cfg *storeConfig, batch bool) *config.Set {
 	opts := []*config.Option{config.EncryptionKeysOption(&cfg.Keys)}
 	if batch {
 		opts = append(opts, &config.Option{
@@ -42,7 +43,7 @@ func encryptionOptionSet(cmd, summary string, cfg *encryptionConfig, batch bool)
 	}
 	opts = append(opts, config.DatabaseOptions(&cfg.Database)...)
 	return &config.Set{
-		Command: "aigate encryption " + cmd,
+		Command: command,
 		Usage:   "[flags]",
 		Summary: summary,
 		Options: append(opts, config.LoggingOptions(&cfg.Logging)...),
@@ -58,9 +59,9 @@ func encryptionCommand() *Command {
 				Name:    "status",
 				Summary: "List the encryption keys stored secrets were made with",
 				Run: func(ctx context.Context, io IO, args []string) error {
-					return withProviders(ctx, io, args, "status", "List each encryption key (by digest) that stored provider keys and Bedrock credentials were encrypted with, and whether the given keys include it. Changes nothing.", false,
-						func(ctx context.Context, svc *providers.Service, _ encryptionConfig) error {
-							uses, err := svc.KeyUses(ctx)
+					return withProviderStore(ctx, io, args, "aigate encryption status", "List each encryption key (by digest) that stored provider keys and Bedrock credentials were encrypted with, and whether the given keys include it. Changes nothing.", false,
+						func(ctx context.Context, st providerStore) error {
+							uses, err := st.providers.KeyUses(ctx)
 							if err != nil {
 								return err
 							}
@@ -88,9 +89,9 @@ func encryptionCommand() *Command {
 				Name:    "rotate",
 				Summary: "Re-encrypt every stored secret with the active (first) key",
 				Run: func(ctx context.Context, io IO, args []string) error {
-					return withProviders(ctx, io, args, "rotate", "Re-encrypt every provider key and Bedrock credential with the first of --encryption-keys, in batches. Safe to interrupt and run again; safe while servers run. Give the same keys the servers have: the new key first, the old ones after it.", true,
-						func(ctx context.Context, svc *providers.Service, cfg encryptionConfig) error {
-							res, err := svc.Rotate(ctx, cfg.BatchSize, func(r providers.RotateResult) {
+					return withProviderStore(ctx, io, args, "aigate encryption rotate", "Re-encrypt every provider key and Bedrock credential with the first of --encryption-keys, in batches. Safe to interrupt and run again; safe while servers run. Give the same keys the servers have: the new key first, the old ones after it.", true,
+						func(ctx context.Context, st providerStore) error {
+							res, err := st.providers.Rotate(ctx, st.cfg.BatchSize, func(r providers.RotateResult) {
 								fmt.Fprintf(io.Stderr, "re-encrypted %d keys and %d credentials so far\n", r.Keys, r.Credentials)
 							})
 							if err != nil {
@@ -109,17 +110,26 @@ func encryptionCommand() *Command {
 	}
 }
 
-func withProviders(ctx context.Context, io IO, args []string, cmd, summary string, batch bool, fn func(context.Context, *providers.Service, encryptionConfig) error) (err error) {
-	cfg := encryptionConfig{BatchSize: 100}
-	rest, err := encryptionOptionSet(cmd, summary, &cfg, batch).Parse(args, io.Getenv, io.Stdout)
+// providerStore is the database and a providers service over it.
+type providerStore struct {
+	db        *database.DB
+	providers *providers.Service
+	cfg       storeConfig
+}
+
+// withProviderStore opens the database (embedded or external) with the
+// given keys, checks the schema is current, and runs fn over it.
+func withProviderStore(ctx context.Context, io IO, args []string, command, summary string, batch bool, fn func(context.Context, providerStore) error) (err error) {
+	cfg := storeConfig{BatchSize: 100}
+	rest, err := storeOptionSet(command, summary, &cfg, batch).Parse(args, io.Getenv, io.Stdout)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
-		return fmt.Errorf("aigate encryption %s takes no arguments, got %q", cmd, rest)
+		return fmt.Errorf("%s takes no arguments, got %q", command, rest)
 	}
 	logger := newLogger(cfg.Logging, io.Stderr)
-	opened, err := server.OpenDatabase(ctx, cfg.Database, "aigate encryption "+cmd, logger)
+	opened, err := server.OpenDatabase(ctx, cfg.Database, command, logger)
 	if err != nil {
 		return err
 	}
@@ -129,11 +139,11 @@ func withProviders(ctx context.Context, io IO, args []string, cmd, summary strin
 		}
 	}()
 	if err := migrate.New(opened.DB, migrate.Embedded(), buildinfo.Version()).CheckCurrent(ctx); err != nil {
-		return err
+		return fmt.Errorf("%w; start the server or run `aigate migrate up` first", err)
 	}
 	keyring, err := server.LoadKeyring(cfg.Keys, cfg.Database, logger)
 	if err != nil {
 		return err
 	}
-	return fn(ctx, providers.NewService(opened.DB, keyring, &audit.Recorder{}, nil), cfg)
+	return fn(ctx, providerStore{db: opened.DB, providers: providers.NewService(opened.DB, keyring, &audit.Recorder{}, nil), cfg: cfg})
 }

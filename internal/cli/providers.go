@@ -34,6 +34,7 @@ func providersCommand() *Command {
 			providersEditCommand(),
 			providersDeleteCommand(),
 			providersRestoreCommand(),
+			providersPlanCommand(),
 		},
 	}
 }

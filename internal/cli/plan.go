@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/aigate/aigate/internal/providerenv"
+)
+
+func providersPlanCommand() *Command {
+	return &Command{
+		Name:    "plan",
+		Summary: "Show what the next server start will do with the AI providers in the environment",
+		Run: func(ctx context.Context, io IO, args []string) error {
+			// Parse first: a typo in the environment needs no database.
+			cfg, err := providerenv.Parse(io.environ())
+			if err != nil && !isHelp(args) {
+				return fmt.Errorf("invalid AI provider environment variables; the server would not start:\n%w", err)
+			}
+			return withProviderStore(ctx, io, args, "aigate providers plan",
+				"Compare the AI providers in this process's environment (AIGATE_OPENAI_KEY, AIGATE_PROVIDER_<N>_*, ...) with the database, as the server does at startup, and print what it would do. Reads only. Exit status 1 when the server would refuse to start. Run it with the server's environment and database options.",
+				false, func(ctx context.Context, st providerStore) error {
+					for _, w := range cfg.Warnings {
+						fmt.Fprintf(io.Stderr, "warning: %s: %s\n", w.Variable, w.Message)
+					}
+					if cfg.Empty() {
+						fmt.Fprintln(io.Stdout, "No AI providers are configured in the environment; startup seeds nothing.")
+						return nil
+					}
+					steps, err := providerenv.PlanFromDatabase(ctx, st.db, st.providers, cfg)
+					if err != nil {
+						return err
+					}
+					return writePlan(io, steps)
+				})
+		},
+	}
+}
+
+func isHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+func writePlan(io IO, steps []providerenv.Step) error {
+	tw := tabwriter.NewWriter(io.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tFROM\tPLAN")
+	conflicts := 0
+	for _, s := range steps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Provider.Spec.Name, s.Provider.Source, s.Outcome)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if s.Outcome != providerenv.Conflict {
+			continue
+		}
+		conflicts++
+		fmt.Fprintf(io.Stdout, "\nCONFLICT %s: the database and the environment disagree on where its requests go:\n", s.Provider.Spec.Name)
+		for _, d := range s.Diffs {
+			fmt.Fprintf(io.Stdout, "  %s: database %q, environment %q\n", d.Field, d.Database, d.Environment)
+		}
+		fmt.Fprintln(io.Stdout, "  fix it one of three ways:")
+		for _, f := range s.Fixes() {
+			fmt.Fprintf(io.Stdout, "  - %s\n", f)
+		}
+	}
+	if conflicts > 0 {
+		fmt.Fprintf(io.Stderr, "The server would refuse to start: %d provider(s) in CONFLICT.\n", conflicts)
+		return ExitError{Code: 1}
+	}
+	return nil
+}
