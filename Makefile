@@ -27,6 +27,14 @@ build: ## Build bin/aigate
 test: ## Run the whole test suite (starts its own PostgreSQL)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# Fuzz targets and how long CI runs each.
+FUZZTIME ?= 20s
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 20s)
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/providerenv
+	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) ./internal/encryption
+
 .PHONY: bench
 bench: ## Run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
