@@ -105,9 +105,15 @@ func runTx[T any](ctx context.Context, db *DB, lock *LockID, try bool, fn func(c
 
 // waitLock takes the lock, logging who holds it while the wait goes on so an
 // operator can see why startup is stuck.
+//
+// The holder query needs a second pool connection. When many transactions
+// wait on one lock they can hold every connection in the pool, so that query
+// may itself wait; it is cancelled the moment the lock is granted; otherwise
+// the transaction that finally got the lock would wait for a connection that
+// only its own commit can free.
 func (db *DB) waitLock(ctx context.Context, tx pgx.Tx, lock LockID) error {
 	start := time.Now()
-	done := make(chan struct{})
+	logCtx, stopLogging := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -115,15 +121,15 @@ func (db *DB) waitLock(ctx context.Context, tx pgx.Tx, lock LockID) error {
 		defer t.Stop()
 		for {
 			select {
-			case <-done:
+			case <-logCtx.Done():
 				return
 			case <-t.C:
-				db.logLockHolders(ctx, lock, time.Since(start))
+				db.logLockHolders(logCtx, lock, time.Since(start))
 			}
 		}
 	}()
 	err := dbsqlc.New(tx).AdvisoryXactLock(ctx, int64(lock))
-	close(done)
+	stopLogging()
 	<-stopped
 	if err != nil {
 		return fmt.Errorf("wait for advisory lock %s: %w", lock, err)
@@ -142,7 +148,9 @@ func (db *DB) logLockHolders(ctx context.Context, lock LockID, waited time.Durat
 		ObjID:   int64(uint64(lock) & 0xffffffff),
 	})
 	if err != nil {
-		db.Logger.Warn("waiting for advisory lock", "lock", lock.String(), "waited", waited.Round(time.Millisecond), "error", err)
+		if ctx.Err() == nil {
+			db.Logger.Warn("waiting for advisory lock", "lock", lock.String(), "waited", waited.Round(time.Millisecond), "error", err)
+		}
 		return
 	}
 	for _, h := range holders {

@@ -14,6 +14,7 @@ import (
 	"github.com/aigate/aigate/internal/testlog"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigate/aigate/internal/database"
@@ -198,4 +199,52 @@ func TestLockWaitIsLoggedWithHolder(t *testing.T) {
 	require.Contains(t, out, "lock=deployment_setup")
 	require.Contains(t, out, "holder_pid="+strconv.FormatUint(uint64(<-holderPID), 10))
 	require.Contains(t, out, "advisory lock acquired")
+}
+
+// Regression: when the waiters hold every pool connection, the wait logger
+// cannot get one for its holder query. The waiter granted the lock must not
+// wait for that query, or it never commits and nobody gets a connection back
+// (seen as a 20-minute hang of twenty concurrent first-user requests).
+func TestLockWaitLoggingCannotStarveTheGrantedTx(t *testing.T) {
+	t.Parallel()
+	url := testdb.URL(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	cfg.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	var logs testlog.Buffer
+	db := database.New(pool, slog.New(slog.NewTextHandler(&logs, nil)))
+	db.LockWaitLogAfter = 10 * time.Millisecond
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// An outside session holds the lock so both pool connections wait on it.
+	outside, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer outside.Close(context.Background())
+	outsideTx, err := outside.Begin(ctx)
+	require.NoError(t, err)
+	_, err = outsideTx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(database.LockDeploymentSetup))
+	require.NoError(t, err)
+
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := database.LockedTx(ctx, db, database.LockDeploymentSetup, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+				return struct{}{}, nil
+			})
+			errs <- err
+		}()
+	}
+	// Both waiters hold a connection and their loggers have started asking
+	// for a third one.
+	require.Eventually(t, func() bool { return pool.Stat().AcquiredConns() == 2 }, time.Minute, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, outsideTx.Commit(ctx))
+	for range 2 {
+		require.NoError(t, <-errs, "a waiter was left waiting (logs: %s)", logs.String())
+	}
+	require.NotContains(t, logs.String(), "context canceled", "cancelling the holder query is not a warning")
 }
