@@ -36,6 +36,11 @@ type Server struct {
 	ShutdownTimeout time.Duration
 	// EncryptionKeys is the raw key list; the encryption package parses it.
 	EncryptionKeys string
+	// RecordPrompts stores each intercepted request body with its
+	// interception.
+	RecordPrompts bool
+	// ProviderReloadInterval is the gateway's backstop reload period.
+	ProviderReloadInterval time.Duration
 	// Environ is the process environment, the source the provider seed
 	// reads (AIGATE_OPENAI_KEY, AIGATE_PROVIDER_<N>_*, ...); not options.
 	Environ []string
@@ -59,6 +64,18 @@ func ServerOptions(c *Server) []*Option {
 			Set:         duration(&c.ShutdownTimeout),
 		},
 		EncryptionKeysOption(&c.EncryptionKeys),
+		{
+			Flag: "record-prompts", Env: "AIGATE_RECORD_PROMPTS", Bool: true, Default: "false",
+			Description: "Store each gateway request body (the prompt) with its interception record. Prompts hold source code and secrets: leave off unless policy requires it.",
+			Expect:      "true or false",
+			Set:         boolean(&c.RecordPrompts),
+		},
+		{
+			Flag: "provider-reload-interval", Env: "AIGATE_PROVIDER_RELOAD_INTERVAL", Arg: "DURATION", Default: "1m",
+			Description: "Backstop period for reloading AI providers. Changes apply within a second through notifications; this bounds staleness if one is ever lost.",
+			Expect:      "a duration such as 30s or 1m",
+			Set:         duration(&c.ProviderReloadInterval),
+		},
 	}
 	opts = append(opts, DatabaseOptions(&c.Database)...)
 	return append(opts, LoggingOptions(&c.Logging)...)
@@ -199,6 +216,17 @@ func duration(p *time.Duration) func(string) error {
 			return errors.New("must be positive")
 		}
 		*p = d
+		return nil
+	}
+}
+
+func boolean(p *bool) func(string) error {
+	return func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("not true or false")
+		}
+		*p = b
 		return nil
 	}
 }

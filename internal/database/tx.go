@@ -43,25 +43,32 @@ var ErrLockNotAcquired = errors.New("advisory lock held by another session")
 // only tx may be used, so everything fn does commits or rolls back together.
 // The rollback runs even when ctx has been cancelled.
 func Tx[T any](ctx context.Context, db *DB, fn func(ctx context.Context, tx pgx.Tx) (T, error)) (T, error) {
-	return runTx(ctx, db, nil, false, fn)
+	return runTx(ctx, db, pgx.TxOptions{}, nil, false, fn)
+}
+
+// SnapshotTx is Tx for readers that need several queries to see one
+// consistent state of the database (REPEATABLE READ, READ ONLY), such as
+// loading providers together with their keys.
+func SnapshotTx[T any](ctx context.Context, db *DB, fn func(ctx context.Context, tx pgx.Tx) (T, error)) (T, error) {
+	return runTx(ctx, db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, nil, false, fn)
 }
 
 // LockedTx is Tx with the transaction-scoped advisory lock taken first. It
 // waits for the lock; commit or rollback releases it. Use it for work that
 // must happen exactly once however many replicas race to do it.
 func LockedTx[T any](ctx context.Context, db *DB, lock LockID, fn func(ctx context.Context, tx pgx.Tx) (T, error)) (T, error) {
-	return runTx(ctx, db, &lock, false, fn)
+	return runTx(ctx, db, pgx.TxOptions{}, &lock, false, fn)
 }
 
 // TryLockedTx is LockedTx for periodic jobs: when another session holds the
 // lock it returns ErrLockNotAcquired at once instead of waiting.
 func TryLockedTx[T any](ctx context.Context, db *DB, lock LockID, fn func(ctx context.Context, tx pgx.Tx) (T, error)) (T, error) {
-	return runTx(ctx, db, &lock, true, fn)
+	return runTx(ctx, db, pgx.TxOptions{}, &lock, true, fn)
 }
 
-func runTx[T any](ctx context.Context, db *DB, lock *LockID, try bool, fn func(ctx context.Context, tx pgx.Tx) (T, error)) (result T, err error) {
+func runTx[T any](ctx context.Context, db *DB, opts pgx.TxOptions, lock *LockID, try bool, fn func(ctx context.Context, tx pgx.Tx) (T, error)) (result T, err error) {
 	var zero T
-	tx, err := db.Pool.Begin(ctx)
+	tx, err := db.Pool.BeginTx(ctx, opts)
 	if err != nil {
 		return zero, fmt.Errorf("begin transaction: %w", err)
 	}

@@ -22,9 +22,12 @@ import (
 	"github.com/aigate/aigate/internal/config"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/migrate"
+	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/providerenv"
 	"github.com/aigate/aigate/internal/providers"
+	"github.com/aigate/aigate/internal/pubsub"
 	"github.com/aigate/aigate/internal/replicas"
 	"github.com/aigate/aigate/internal/site"
 	"github.com/aigate/aigate/internal/users"
@@ -53,10 +56,17 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 	var (
 		db       *database.DB
 		migrator *migrate.Migrator
+		reloader *gateway.Reloader
 	)
 	httpSrv := httpserver.New(logger.With("component", "http"), reg, []httpserver.ReadyCheck{
 		{Name: "database", Check: func(ctx context.Context) error { return db.Pool.Ping(ctx) }},
 		{Name: "migrations", Check: func(ctx context.Context) error { return migrator.CheckCurrent(ctx) }},
+		{Name: "providers", Check: func(ctx context.Context) error {
+			if reloader == nil || reloader.Snapshot() == nil {
+				return errors.New("providers not loaded")
+			}
+			return nil
+		}},
 	})
 	// Parse the provider environment before anything starts: a typo in it
 	// needs no database to be reported.
@@ -175,9 +185,34 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 		return err
 	}
 
+	// The gateway's provider snapshot: subscribe to changes, then load, so
+	// no change is missed between the two.
+	ps, err := pubsub.New(ctx, pubsub.Config{ConnString: db.Pool.Config().ConnString(), Logger: logger.With("component", "pubsub")})
+	if err != nil {
+		return fmt.Errorf("start change notifications: %w", err)
+	}
+	defer func() { _ = ps.Close() }()
+	reloader, err = gateway.NewReloader(ctx, gateway.ReloaderConfig{
+		Providers: providerService, PubSub: ps, Interval: cfg.ProviderReloadInterval,
+		Logger: logger.With("component", "providers_reload"), Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	defer reloader.Close()
+	services.Go(func() { reloader.Run(servicesCtx) })
+	// Stopped with the other services, after HTTP has drained, so the
+	// records of the last streams are written before exit.
+	recorder := interceptions.NewRecorder(db, interceptions.Config{Logger: logger.With("component", "interceptions"), Registerer: reg})
+	services.Go(func() { recorder.Run(servicesCtx) })
+
 	authn := auth.NewAuthenticator(db, nil, logger.With("component", "auth"))
 	userService := users.NewService(db, authn, &audit.Recorder{}, nil)
 	api.New(db, authn, userService, providerService, logger.With("component", "api")).Mount(httpSrv)
+	gateway.New(gateway.Config{
+		Auth: authn, Snapshots: reloader, Recorder: recorder, ReplicaID: replicaID, RecordPrompts: cfg.RecordPrompts,
+		Logger: logger.With("component", "gateway"), Registerer: reg,
+	}).Mount(httpSrv)
 
 	httpSrv.SetReady(true)
 	logger.Info("aigate ready", "address", addr.String())

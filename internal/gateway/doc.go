@@ -1,0 +1,35 @@
+// Package gateway owns the /ai/{provider}/ endpoints: it authenticates the
+// caller's aigate token, forwards the request to the provider with the
+// provider's key, relays the response (streams event by event, bytes
+// unchanged), records an interception for each intercepted request, and
+// keeps the replica's provider snapshot current.
+//
+// # A request
+//
+//	client ──▶ authenticate (aigate token, cached) ──▶ snapshot lookup ──▶ route allow-list
+//	       ──▶ read body (bounded) ──▶ parse model/stream ──▶ upstream (key injected)
+//	       ◀── status, headers, body: SSE events written and flushed one by one,
+//	           usage and tool calls parsed on the side ──▶ interception queued (never blocks)
+//
+// A 401 or 429 from the upstream puts the key on a cooldown; when another key
+// is free, the same request is sent again with it before the client has seen
+// a byte.
+//
+// # Provider snapshot and hot reload
+//
+// Each replica holds an immutable Snapshot, swapped atomically; a request
+// reads it once, so a reload never changes a provider under it.
+//
+//	NewReloader: SUBSCRIBE ai_providers_changed ──▶ load (REPEATABLE READ, read-only)
+//	Run:    notification ─┐
+//	        missed/reconnect ─┼──▶ trigger (holds one) ──▶ load ──▶ build ──▶ swap
+//	        every interval ───┘                              │
+//	                                                failure: keep the old snapshot,
+//	                                                retry with backoff, count it
+//
+// Subscribing before the first load means a change committed during that
+// load is followed by a notification, so it is never missed. Notifications
+// that arrive during a reload collapse into one more reload. A provider that
+// cannot be built (a key that does not decrypt) is kept out of service with
+// an error log and answers 503; the others are unaffected.
+package gateway

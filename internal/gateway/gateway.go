@@ -1,0 +1,316 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aigate/aigate/internal/auth"
+	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/llmwire"
+)
+
+// DefaultMaxRequestBytes bounds a request body. The gateway reads the body
+// whole before forwarding it (see proxy.go), so it must be bounded; 32 MiB
+// fits long agent conversations with images.
+const DefaultMaxRequestBytes = 32 << 20
+
+// Snapshots gives the current provider snapshot (the Reloader).
+type Snapshots interface{ Snapshot() *Snapshot }
+
+// Config configures a Gateway.
+type Config struct {
+	Auth      *auth.Authenticator
+	Snapshots Snapshots
+	Recorder  *interceptions.Recorder
+	ReplicaID uuid.UUID
+	// RecordPrompts stores each intercepted request body with its
+	// interception. Off by default: prompts hold source code and secrets.
+	RecordPrompts bool
+	// Transport sends upstream requests; nil for a transport tuned for many
+	// long-lived streams to a few hosts.
+	Transport       http.RoundTripper
+	MaxRequestBytes int64
+	Logger          *slog.Logger
+	Registerer      prometheus.Registerer
+	Now             func() time.Time
+}
+
+// Gateway serves /ai/{provider}/...
+type Gateway struct {
+	auth          *auth.Authenticator
+	snapshots     Snapshots
+	recorder      *interceptions.Recorder
+	replicaID     uuid.UUID
+	recordPrompts bool
+	transport     http.RoundTripper
+	maxBody       int64
+	logger        *slog.Logger
+	now           func() time.Time
+	metrics       *metrics
+}
+
+// New returns a Gateway.
+func New(cfg Config) *Gateway {
+	g := &Gateway{
+		auth: cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, replicaID: cfg.ReplicaID,
+		recordPrompts: cfg.RecordPrompts, transport: cfg.Transport, maxBody: cfg.MaxRequestBytes,
+		logger: cfg.Logger, now: cfg.Now, metrics: newMetrics(cfg.Registerer),
+	}
+	if g.transport == nil {
+		g.transport = NewTransport()
+	}
+	if g.maxBody <= 0 {
+		g.maxBody = DefaultMaxRequestBytes
+	}
+	if g.logger == nil {
+		g.logger = slog.New(slog.DiscardHandler)
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	return g
+}
+
+// NewTransport returns the upstream transport: keep-alive pools sized for
+// many concurrent streams to a handful of provider hosts, no response
+// header timeout (a non-streaming completion can take minutes), HTTP/2
+// when the provider offers it, and the environment's proxy settings.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// Mounter is where the gateway's route goes (the HTTP server).
+type Mounter interface{ Handle(pattern string, h http.Handler) }
+
+// Mount registers the gateway under /ai/.
+func (g *Gateway) Mount(m Mounter) { m.Handle("/ai/{provider}/{path...}", g) }
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := g.now()
+	name := r.PathValue("provider")
+	p := g.snapshots.Snapshot().byName[name]
+	sh := guessShape(r)
+	if p != nil {
+		sh = p.shape
+	}
+	// Authenticate before saying anything about the provider, so callers
+	// without a token learn nothing about which providers exist.
+	principal, ok := g.authenticate(w, r, sh)
+	if !ok {
+		return
+	}
+	if p == nil {
+		g.reject(w, r, sh, "unknown", http.StatusNotFound, fmt.Sprintf("unknown provider %q", name))
+		return
+	}
+	ep, ok := route(p.typ, r.Method, r.PathValue("path"))
+	if !ok {
+		g.reject(w, r, sh, p.name, http.StatusNotFound, fmt.Sprintf("%s /%s is not served for %s providers; see the aigate gateway docs for the endpoints it forwards",
+			r.Method, r.PathValue("path"), p.typ))
+		return
+	}
+	if !p.enabled {
+		g.reject(w, r, sh, p.name, http.StatusServiceUnavailable, fmt.Sprintf("provider %s is disabled", p.name))
+		return
+	}
+	if p.err != nil {
+		g.reject(w, r, sh, p.name, http.StatusServiceUnavailable, fmt.Sprintf("provider %s is unavailable: its configuration could not be loaded (the server log says why)", p.name))
+		return
+	}
+	body, err := g.readBody(w, r)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			g.reject(w, r, sh, p.name, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", g.maxBody))
+			return
+		}
+		g.reject(w, r, sh, p.name, http.StatusBadRequest, "could not read the request body")
+		return
+	}
+	x := &exchange{g: g, w: w, r: r, p: p, ep: ep, principal: principal, body: body, start: start, status: interceptions.StatusOK}
+	if ep.intercepted() {
+		req, err := llmwire.ParseRequest(ep.format, body)
+		if err != nil {
+			g.reject(w, r, sh, p.name, http.StatusBadRequest, err.Error())
+			return
+		}
+		x.model, x.stream = req.Model, req.Stream
+	}
+	x.serve()
+}
+
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > g.maxBody {
+		return nil, &http.MaxBytesError{Limit: g.maxBody}
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, g.maxBody))
+	return buf.Bytes(), err
+}
+
+// callerToken reads the caller's aigate token: OpenAI clients send it as a
+// bearer token, Anthropic clients as x-api-key.
+func callerToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return strings.TrimSpace(r.Header.Get("X-Api-Key"))
+}
+
+func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, sh shape) (auth.Principal, bool) {
+	token := callerToken(r)
+	if token == "" {
+		g.reject(w, r, sh, "unknown", http.StatusUnauthorized,
+			`missing aigate token: send your aigate API token as "Authorization: Bearer <token>" or "x-api-key: <token>"`)
+		return auth.Principal{}, false
+	}
+	p, err := g.auth.Authenticate(r.Context(), token)
+	switch {
+	case err == nil:
+		return p, true
+	case errors.Is(err, auth.ErrMalformedToken), errors.Is(err, auth.ErrUnknownToken),
+		errors.Is(err, auth.ErrExpiredToken), errors.Is(err, auth.ErrSuspendedUser):
+		g.reject(w, r, sh, "unknown", http.StatusUnauthorized, "invalid aigate token: it is unknown, revoked or expired, or its user is suspended")
+	default:
+		g.logger.Error("could not check an aigate token", "request_id", httpserver.RequestID(r.Context()), "error", err)
+		g.reject(w, r, sh, "unknown", http.StatusServiceUnavailable, "could not check the aigate token; try again")
+	}
+	return auth.Principal{}, false
+}
+
+// reject answers a request the gateway does not forward.
+func (g *Gateway) reject(w http.ResponseWriter, r *http.Request, sh shape, provider string, status int, message string) {
+	g.metrics.rejected.WithLabelValues(provider, statusCode(status)).Inc()
+	writeError(w, r, sh, status, message)
+}
+
+// exchange is one forwarded request.
+type exchange struct {
+	g         *Gateway
+	w         http.ResponseWriter
+	r         *http.Request
+	p         *provider
+	ep        endpoint
+	principal auth.Principal
+	body      []byte
+	model     string
+	stream    bool
+
+	start, firstByte time.Time
+	upstreamStatus   int
+	status           interceptions.Status
+	result           llmwire.Result
+	errMsg           string
+}
+
+func (x *exchange) serve() {
+	defer x.finish()
+	resp, err := x.send()
+	if err != nil {
+		if x.r.Context().Err() != nil {
+			x.status = interceptions.StatusClientCancelled
+			return
+		}
+		x.fail(interceptions.StatusGatewayError, "could not reach the provider", err)
+		writeError(x.w, x.r, x.p.shape, http.StatusBadGateway, fmt.Sprintf("could not reach provider %s: %s", x.p.name, upstreamReason(err)))
+		x.upstreamStatus = 0
+		return
+	}
+	defer resp.Body.Close()
+	x.upstreamStatus = resp.StatusCode
+	x.relay(resp)
+}
+
+// fail records why the exchange failed and logs the cause.
+func (x *exchange) fail(status interceptions.Status, msg string, err error) {
+	x.status = status
+	x.errMsg = msg
+	attrs := []any{"request_id", httpserver.RequestID(x.r.Context()), "provider", x.p.name, "reason", msg}
+	if err != nil {
+		attrs = append(attrs, "error", err)
+	}
+	x.g.logger.Warn("gateway request failed", attrs...)
+}
+
+func upstreamReason(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timed out"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Op + " failed: " + oe.Err.Error()
+	}
+	return "request failed"
+}
+
+func (x *exchange) markFirstByte() {
+	if x.firstByte.IsZero() {
+		x.firstByte = x.g.now()
+	}
+}
+
+func (x *exchange) finish() {
+	end := x.g.now()
+	if x.status == interceptions.StatusOK && x.r.Context().Err() != nil {
+		x.status = interceptions.StatusClientCancelled
+	}
+	x.g.metrics.observe(x, end)
+	if !x.ep.intercepted() || x.g.recorder == nil {
+		return
+	}
+	rec := interceptions.Record{
+		ID: newID(), ReplicaID: x.g.replicaID, RequestID: httpserver.RequestID(x.r.Context()),
+		UserID: x.principal.UserID, TokenID: x.principal.TokenID,
+		ProviderID: x.p.id, ProviderName: x.p.name, ProviderType: string(x.p.typ),
+		Model: x.model, Endpoint: x.ep.format.String(), Streaming: x.stream,
+		StartedAt: x.start.UTC(), EndedAt: end.UTC(), TTFB: -1,
+		Status: x.status, UpstreamStatus: x.upstreamStatus,
+		InputTokens: x.result.Usage.Input, OutputTokens: x.result.Usage.Output,
+		CacheReadTokens: x.result.Usage.CacheRead, CacheWriteTokens: x.result.Usage.CacheWrite,
+		ReasoningTokens: x.result.Usage.Reasoning, Error: x.errMsg,
+	}
+	if !x.firstByte.IsZero() {
+		rec.TTFB = x.firstByte.Sub(x.start)
+	}
+	if len(x.result.ToolCalls) > 0 {
+		rec.ToolCalls = make([]interceptions.ToolCall, len(x.result.ToolCalls))
+		for i, tc := range x.result.ToolCalls {
+			rec.ToolCalls[i] = interceptions.ToolCall{ID: tc.ID, Name: tc.Name}
+		}
+	}
+	if x.g.recordPrompts {
+		rec.Prompt = x.body
+	}
+	x.g.recorder.Record(rec)
+}
+
+func newID() uuid.UUID {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.New()
+	}
+	return id
+}

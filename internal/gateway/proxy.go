@@ -1,0 +1,397 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aigate/aigate/internal/bedrock"
+	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/llmwire"
+	"github.com/aigate/aigate/internal/providers"
+	"github.com/aigate/aigate/internal/sse"
+)
+
+// The gateway does not use httputil.ReverseProxy. ReverseProxy hands the
+// inbound request body to the transport, which may still be reading it when
+// the response comes back; a server that finishes the handler then closes
+// that body under the transport, and a small fraction of streams end early
+// (golang/go#40747). The gateway needs the whole body anyway (model, stream
+// flag, retries on another key), so it reads it first and sends the upstream
+// a body of its own: nothing is shared between the two connections.
+
+// Cooldowns after an upstream rejects a key.
+const (
+	cooldownUnauthorized = 5 * time.Minute  // a revoked or wrong key stays wrong
+	cooldownRateLimited  = 30 * time.Second // unless the upstream says how long
+	maxCooldown          = 5 * time.Minute
+)
+
+// Request headers never forwarded upstream: hop-by-hop headers, the
+// caller's aigate credentials, and what the transport sets itself. Accept-
+// Encoding is left to the transport, which then decompresses transparently,
+// so the usage parser always reads plain bytes.
+var dropRequest = map[string]bool{
+	"Authorization": true, "X-Api-Key": true, "Cookie": true,
+	"Host": true, "Content-Length": true, "Accept-Encoding": true,
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authorization": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Forwarded": true, "X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true,
+	"X-Request-Id": true,
+}
+
+// Response headers never passed back: hop-by-hop ones, and cookies the
+// provider sets for its own domain.
+var dropResponse = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Set-Cookie": true,
+}
+
+// AigateRequestIDHeader carries aigate's request ID on gateway responses,
+// where X-Request-Id is the provider's (SDKs report it in their errors, and
+// provider support asks for it).
+const AigateRequestIDHeader = "X-Aigate-Request-Id"
+
+func (x *exchange) newRequest(key *upstreamKey) (*http.Request, error) {
+	ctx := x.r.Context()
+	if x.p.typ == providers.Bedrock {
+		req, _, err := x.p.bedrock.NewRequest(ctx, x.body, x.r.Header, x.stream)
+		return req, err
+	}
+	target := x.p.target + x.ep.path
+	if x.r.URL.RawQuery != "" {
+		target += "?" + x.r.URL.RawQuery
+	}
+	req, err := http.NewRequestWithContext(ctx, x.r.Method, target, bytes.NewReader(x.body))
+	if err != nil {
+		return nil, err
+	}
+	h := make(http.Header, len(x.r.Header)+1)
+	connectionTokens := x.r.Header.Values("Connection")
+	for k, v := range x.r.Header {
+		if dropRequest[k] || strings.HasPrefix(k, "X-Aigate-") || listed(connectionTokens, k) {
+			continue
+		}
+		h[k] = v
+	}
+	if x.p.typ == providers.OpenAI {
+		h["Authorization"] = []string{key.header}
+	} else {
+		h["X-Api-Key"] = []string{key.header}
+	}
+	req.Header = h
+	return req, nil
+}
+
+// listed reports whether header k is named in a Connection header, which
+// makes it hop-by-hop.
+func listed(connection []string, k string) bool {
+	for _, v := range connection {
+		for _, tok := range strings.Split(v, ",") {
+			if http.CanonicalHeaderKey(strings.TrimSpace(tok)) == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// send sends the request upstream. A 401 or 429 puts the key on a cooldown;
+// when another key is free the request is sent again with it, before the
+// client has seen anything.
+func (x *exchange) send() (*http.Response, error) {
+	var tried []bool
+	for {
+		var key *upstreamKey
+		i := -1
+		if len(x.p.keys) > 0 {
+			key, i = x.p.pick(x.g.now(), tried)
+		}
+		req, err := x.newRequest(key)
+		if err != nil {
+			return nil, fmt.Errorf("build upstream request: %w", err)
+		}
+		resp, err := x.g.transport.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		if key == nil || (resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusTooManyRequests) {
+			return resp, nil
+		}
+		now := x.g.now()
+		cool := cooldownUnauthorized
+		if resp.StatusCode == http.StatusTooManyRequests {
+			cool = cooldownRateLimited
+			if d := retryAfter(resp.Header.Get("Retry-After")); d > 0 {
+				cool = min(d, maxCooldown)
+			}
+		}
+		key.coolUntil.Store(now.Add(cool).UnixNano())
+		x.g.metrics.cooldowns.WithLabelValues(x.p.name, statusCode(resp.StatusCode)).Inc()
+		if tried == nil {
+			tried = make([]bool, len(x.p.keys))
+		}
+		tried[i] = true
+		next, _ := x.p.pick(now, tried)
+		if next == nil || next.coolUntil.Load() > now.UnixNano() {
+			return resp, nil
+		}
+		// Drain a little so the connection can be reused.
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+		_ = resp.Body.Close()
+	}
+}
+
+func (x *exchange) relay(resp *http.Response) {
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if x.p.typ == providers.Bedrock {
+		if !ok {
+			x.relayBedrockError(resp)
+			return
+		}
+		if x.stream {
+			x.writeHeader(resp, "text/event-stream")
+			x.relayBedrockStream(resp)
+			return
+		}
+	}
+	if ok && isEventStream(resp.Header) {
+		x.writeHeader(resp, "")
+		x.relaySSE(resp.Body)
+		return
+	}
+	x.writeHeader(resp, "")
+	if x.ep.intercepted() {
+		x.relayJSON(resp)
+		return
+	}
+	x.relayCopy(resp.Body)
+}
+
+func isEventStream(h http.Header) bool {
+	return strings.HasPrefix(h.Get("Content-Type"), "text/event-stream")
+}
+
+// writeHeader passes the upstream's status and headers on. contentType,
+// when set, replaces the upstream's (Bedrock's event stream becomes SSE).
+func (x *exchange) writeHeader(resp *http.Response, contentType string) {
+	h := x.w.Header()
+	h.Set(AigateRequestIDHeader, httpserver.RequestID(x.r.Context()))
+	for k, v := range resp.Header {
+		if !dropResponse[k] {
+			h[k] = v
+		}
+	}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+		h.Del("Content-Length")
+	}
+	if isEventStream(h) {
+		// The stream may end with an error event the upstream did not send.
+		h.Del("Content-Length")
+	}
+	x.w.WriteHeader(resp.StatusCode)
+}
+
+var readerPool = sync.Pool{New: func() any { return sse.NewReader(nil, 16<<10) }}
+
+// relaySSE forwards each event the moment it is complete, flushing unless
+// the next event is already buffered (then the next write flushes both),
+// and lets the parser look at it on the side.
+func (x *exchange) relaySSE(body io.Reader) {
+	rd := readerPool.Get().(*sse.Reader)
+	rd.Reset(body)
+	defer func() { rd.Reset(nil); readerPool.Put(rd) }()
+	var parser llmwire.StreamParser
+	if x.ep.intercepted() {
+		parser = llmwire.NewStreamParser(x.ep.format)
+	}
+	flusher, _ := x.w.(http.Flusher)
+	streams := x.g.metrics.streams.WithLabelValues(x.p.name)
+	streams.Inc()
+	defer streams.Dec()
+	for {
+		ev, err := rd.Next()
+		if err != nil {
+			if parser != nil {
+				x.result = parser.Result()
+			}
+			switch {
+			case errors.Is(err, io.EOF):
+				if parser != nil && !x.result.Completed {
+					x.streamFailed(flusher, "the provider ended the stream before the response was complete", nil)
+				} else if x.result.Error != "" {
+					x.status, x.errMsg = interceptions.StatusUpstreamError, x.result.Error
+				}
+			case x.r.Context().Err() != nil:
+				x.status = interceptions.StatusClientCancelled
+			default:
+				// A partial event is not forwarded: half an event is of no
+				// use to a client, and the error event must start clean.
+				x.streamFailed(flusher, "the provider's stream failed", err)
+			}
+			return
+		}
+		x.markFirstByte()
+		if _, err := x.w.Write(ev.Raw); err != nil {
+			x.status = interceptions.StatusClientCancelled
+			return
+		}
+		if parser != nil {
+			parser.Event(ev.Name, ev.Data)
+		}
+		if flusher != nil && !rd.Complete() {
+			flusher.Flush()
+		}
+	}
+}
+
+// streamFailed ends a stream that failed mid-way: an error event where the
+// format has one, and the interception recorded as an upstream error.
+func (x *exchange) streamFailed(flusher http.Flusher, msg string, err error) {
+	x.fail(interceptions.StatusUpstreamError, msg, err)
+	if ev := streamErrorEvent(x.ep, msg); ev != nil {
+		_, _ = x.w.Write(ev)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}
+
+// maxParsedBody bounds how much of a non-streaming response is held for the
+// usage parser; larger bodies are forwarded without being parsed.
+const maxParsedBody = 64 << 20
+
+func (x *exchange) relayJSON(resp *http.Response) {
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 && resp.ContentLength <= maxParsedBody {
+		buf.Grow(int(resp.ContentLength))
+	}
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, maxParsedBody))
+	if len(buf.Bytes()) > 0 {
+		x.markFirstByte()
+	}
+	if _, werr := x.w.Write(buf.Bytes()); werr != nil {
+		x.status = interceptions.StatusClientCancelled
+		return
+	}
+	if err != nil {
+		if x.r.Context().Err() != nil {
+			x.status = interceptions.StatusClientCancelled
+		} else {
+			x.fail(interceptions.StatusUpstreamError, "the provider's response failed", err)
+		}
+		return
+	}
+	if buf.Len() == maxParsedBody {
+		x.relayCopy(resp.Body)
+		return
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		x.result = llmwire.ParseResponse(x.ep.format, buf.Bytes())
+		return
+	}
+	msg := llmwire.ParseError(buf.Bytes())
+	if msg == "" {
+		msg = fmt.Sprintf("upstream status %d", resp.StatusCode)
+	}
+	x.status, x.errMsg = interceptions.StatusUpstreamError, msg
+}
+
+// relayCopy forwards a pass-through body as it arrives.
+func (x *exchange) relayCopy(body io.Reader) {
+	flusher, _ := x.w.(http.Flusher)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			x.markFirstByte()
+			if _, werr := x.w.Write(buf[:n]); werr != nil {
+				x.status = interceptions.StatusClientCancelled
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				if x.r.Context().Err() != nil {
+					x.status = interceptions.StatusClientCancelled
+				} else {
+					x.fail(interceptions.StatusUpstreamError, "the provider's response failed", err)
+				}
+			}
+			return
+		}
+	}
+}
+
+func (x *exchange) relayBedrockError(resp *http.Response) {
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body := bedrock.TranslateError(resp.StatusCode, resp.Header, raw)
+	resp.Header.Set("Content-Type", "application/json")
+	resp.Header.Del("Content-Length")
+	x.writeHeader(resp, "")
+	x.markFirstByte()
+	_, _ = x.w.Write(body)
+	msg := llmwire.ParseError(body)
+	if msg == "" {
+		msg = fmt.Sprintf("upstream status %d", resp.StatusCode)
+	}
+	x.status, x.errMsg = interceptions.StatusUpstreamError, msg
+}
+
+// relayBedrockStream decodes Bedrock's binary event stream and writes each
+// Anthropic event as SSE, as the Anthropic API itself would.
+func (x *exchange) relayBedrockStream(resp *http.Response) {
+	dec := bedrock.NewStreamDecoder(resp.Body)
+	parser := llmwire.NewStreamParser(llmwire.AnthropicMessages)
+	flusher, _ := x.w.(http.Flusher)
+	streams := x.g.metrics.streams.WithLabelValues(x.p.name)
+	streams.Inc()
+	defer streams.Dec()
+	var out []byte
+	for {
+		typ, data, err := dec.Next()
+		if err != nil {
+			x.result = parser.Result()
+			switch {
+			case errors.Is(err, io.EOF):
+				if !x.result.Completed {
+					x.streamFailed(flusher, "the provider ended the stream before the response was complete", nil)
+				}
+			case x.r.Context().Err() != nil:
+				x.status = interceptions.StatusClientCancelled
+			default:
+				x.fail(interceptions.StatusUpstreamError, "the provider's stream failed", err)
+				out = append(append(append(out[:0], "event: error\ndata: "...), bedrock.ErrorEvent(err)...), "\n\n"...)
+				_, _ = x.w.Write(out)
+				if flusher != nil {
+					flusher.Flush()
+				}
+			}
+			return
+		}
+		out = append(out[:0], "event: "...)
+		out = append(out, typ...)
+		out = append(out, "\ndata: "...)
+		out = append(out, data...)
+		out = append(out, "\n\n"...)
+		x.markFirstByte()
+		if _, err := x.w.Write(out); err != nil {
+			x.status = interceptions.StatusClientCancelled
+			return
+		}
+		parser.Event([]byte(typ), data)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}

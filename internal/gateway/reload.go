@@ -1,0 +1,193 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/aigate/aigate/internal/providers"
+	"github.com/aigate/aigate/internal/pubsub"
+)
+
+// ChangesChannel is the NOTIFY channel the providers service announces
+// every committed change on.
+const ChangesChannel = providers.ChangesChannel
+
+// DefaultReloadInterval is the backstop reload period: even if every
+// notification were lost, a replica is never staler than this.
+const DefaultReloadInterval = time.Minute
+
+// Reloader keeps the current Snapshot. See the package doc for the protocol.
+type Reloader struct {
+	load     func(context.Context) ([]providers.Live, error)
+	ps       *pubsub.PubSub
+	interval time.Duration
+	logger   *slog.Logger
+	now      func() time.Time
+
+	current atomic.Pointer[Snapshot]
+	// trigger holds at most one pending reload request: notifications that
+	// arrive during a reload collapse into one more reload after it.
+	trigger chan struct{}
+	// reloaded, when set (tests), receives every new snapshot.
+	reloaded func(*Snapshot)
+	cancel   func()
+
+	metrics reloadMetrics
+}
+
+type reloadMetrics struct {
+	attempts, failures prometheus.Counter
+	lastSuccess        prometheus.Gauge
+	providers          *prometheus.GaugeVec
+}
+
+// ReloaderConfig configures a Reloader.
+type ReloaderConfig struct {
+	Providers *providers.Service
+	PubSub    *pubsub.PubSub
+	// Interval is the backstop reload period; DefaultReloadInterval if 0.
+	Interval   time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	Now        func() time.Time
+	// OnReload is called with every new snapshot (tests wait on it).
+	OnReload func(*Snapshot)
+}
+
+// NewReloader subscribes to provider changes and loads the first snapshot.
+// It subscribes before loading, so a change committed while the first load
+// runs is not missed. It fails when the first load fails: a replica that
+// cannot read its providers must not report ready.
+func NewReloader(ctx context.Context, cfg ReloaderConfig) (*Reloader, error) {
+	r := &Reloader{
+		load: cfg.Providers.LoadLive, ps: cfg.PubSub, interval: cfg.Interval, logger: cfg.Logger,
+		now: cfg.Now, trigger: make(chan struct{}, 1), reloaded: cfg.OnReload,
+	}
+	if r.interval <= 0 {
+		r.interval = DefaultReloadInterval
+	}
+	if r.logger == nil {
+		r.logger = slog.New(slog.DiscardHandler)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.metrics = reloadMetrics{
+		attempts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aigate_gateway_snapshot_reloads_total", Help: "Provider snapshot reloads attempted."}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aigate_gateway_snapshot_reload_failures_total", Help: "Provider snapshot reloads that failed (the previous snapshot stays in use)."}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "aigate_gateway_snapshot_last_success_timestamp_seconds", Help: "When the provider snapshot was last loaded."}),
+		providers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "aigate_gateway_providers", Help: "Providers in the current snapshot, by state (enabled, disabled, broken)."}, []string{"state"}),
+	}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(r.metrics.attempts, r.metrics.failures, r.metrics.lastSuccess, r.metrics.providers)
+	}
+	if r.ps != nil {
+		cancel, err := r.ps.Subscribe(ChangesChannel, func(ev pubsub.Event) {
+			if ev.Missed {
+				r.logger.Info("provider notifications may have been missed; reloading everything")
+			}
+			r.Trigger()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("subscribe to provider changes: %w", err)
+		}
+		r.cancel = cancel
+	}
+	if err := r.reload(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// Snapshot returns the current snapshot.
+func (r *Reloader) Snapshot() *Snapshot { return r.current.Load() }
+
+// Trigger asks for a reload without waiting for it.
+func (r *Reloader) Trigger() {
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the change subscription.
+func (r *Reloader) Close() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+}
+
+// Run reloads on every trigger and every interval until ctx ends. A failed
+// reload is retried with backoff (from 100 ms up to the interval).
+func (r *Reloader) Run(ctx context.Context) {
+	backstop := time.NewTicker(r.interval)
+	defer backstop.Stop()
+	var retry <-chan time.Time
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.trigger:
+		case <-backstop.C:
+		case <-retry:
+		}
+		retry = nil
+		if err := r.reload(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.logger.Error("provider reload failed; still serving the previous snapshot", "retry_in", backoff, "error", err)
+			retry = time.After(backoff)
+			backoff = min(backoff*2, r.interval)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+	}
+}
+
+func (r *Reloader) reload(ctx context.Context) error {
+	r.metrics.attempts.Inc()
+	live, err := r.load(ctx)
+	if err != nil {
+		r.metrics.failures.Inc()
+		return fmt.Errorf("load providers: %w", err)
+	}
+	prev := r.current.Load()
+	s := buildSnapshot(live, prev, r.now())
+	for _, p := range s.byName {
+		if p.err != nil && !sameError(prev, p) {
+			r.logger.Error("provider cannot be served; requests to it get 503 until it is fixed", "provider", p.name, "error", p.err)
+		}
+	}
+	r.current.Store(s)
+	enabled, disabled, broken := s.counts()
+	r.metrics.providers.WithLabelValues("enabled").Set(float64(enabled))
+	r.metrics.providers.WithLabelValues("disabled").Set(float64(disabled))
+	r.metrics.providers.WithLabelValues("broken").Set(float64(broken))
+	r.metrics.lastSuccess.Set(float64(s.LoadedAt.UnixNano()) / 1e9)
+	r.logger.Debug("provider snapshot loaded", "providers", len(s.byName), "broken", broken)
+	if r.reloaded != nil {
+		r.reloaded(s)
+	}
+	return nil
+}
+
+// sameError avoids logging a broken provider again on every reload.
+func sameError(prev *Snapshot, p *provider) bool {
+	if prev == nil {
+		return false
+	}
+	old, ok := prev.byName[p.name]
+	return ok && old.err != nil && old.updated.Equal(p.updated) && old.err.Error() == p.err.Error()
+}

@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/aigate/aigate/internal/llmwire"
+	"github.com/aigate/aigate/internal/providers"
+)
+
+// endpoint is what the gateway does with one request path.
+type endpoint struct {
+	// format is the intercepted API, or 0 for an allow-listed pass-through.
+	format llmwire.Format
+	// path is the upstream path relative to the provider's base URL.
+	path string
+}
+
+func (e endpoint) intercepted() bool { return e.format != 0 }
+
+// route classifies a request under /ai/{provider}/. Anything not listed is
+// refused: the allow-list keeps aigate from becoming a general proxy to the
+// provider's whole API with the organisation's key.
+func route(typ providers.Type, method, path string) (endpoint, bool) {
+	switch typ {
+	case providers.OpenAI:
+		switch {
+		case method == http.MethodPost && path == "v1/chat/completions":
+			return endpoint{format: llmwire.OpenAIChat, path: path}, true
+		case method == http.MethodPost && path == "v1/responses":
+			return endpoint{format: llmwire.OpenAIResponses, path: path}, true
+		case method == http.MethodGet && path == "v1/models",
+			method == http.MethodPost && path == "v1/embeddings":
+			return endpoint{path: path}, true
+		case method == http.MethodGet && oneSegmentAfter(path, "v1/models/"),
+			(method == http.MethodGet || method == http.MethodDelete) && oneSegmentAfter(path, "v1/responses/"):
+			return endpoint{path: path}, true
+		}
+	case providers.Anthropic, providers.Bedrock:
+		switch {
+		case method == http.MethodPost && path == "v1/messages":
+			return endpoint{format: llmwire.AnthropicMessages, path: path}, true
+		case typ == providers.Bedrock:
+			// Bedrock has no equivalent of the other Anthropic endpoints.
+		case method == http.MethodPost && path == "v1/messages/count_tokens",
+			method == http.MethodGet && path == "v1/models":
+			return endpoint{path: path}, true
+		}
+	}
+	return endpoint{}, false
+}
+
+// oneSegmentAfter reports whether path is prefix followed by one ID-like
+// segment. The ID goes into the upstream URL, so only plain characters are
+// accepted: no slashes, dots-only segments or escapes.
+func oneSegmentAfter(path, prefix string) bool {
+	id, ok := strings.CutPrefix(path, prefix)
+	if !ok || id == "" || len(id) > 256 || strings.Trim(id, ".") == "" {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,155 @@
+// Package sse splits a server-sent-events stream into events as they arrive,
+// keeping each event's bytes exactly as received so a proxy can forward them
+// without re-encoding, and exposing the event name and data for observers.
+package sse
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Event is one event. All slices point into the Reader's buffers and are
+// valid only until the next call to Next.
+type Event struct {
+	// Raw is the event's bytes as received, its terminating blank line
+	// included: what a proxy writes to its client.
+	Raw []byte
+	// Name is the "event:" field; empty when absent (OpenAI chat streams
+	// have none).
+	Name []byte
+	// Data is the "data:" field; several data lines are joined with "\n"
+	// as the SSE format specifies.
+	Data []byte
+}
+
+// Reader reads events. Lines may end in "\n" or "\r\n".
+type Reader struct {
+	br    *bufio.Reader
+	raw   []byte
+	data  []byte
+	lines int // data lines seen in the current event
+	// name and data offsets into raw, valid while lines <= 1
+	nameStart, nameEnd int
+	dataStart, dataEnd int
+}
+
+// NewReader reads from r with a buffer of size bytes (lines longer than
+// the buffer are still read whole).
+func NewReader(r io.Reader, size int) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, size), raw: make([]byte, 0, size)}
+}
+
+// Next returns the next event. At the end of the stream it returns io.EOF;
+// when the stream ends in the middle of an event it returns that partial
+// event (Raw holds its bytes, to be forwarded as they are) together with
+// io.ErrUnexpectedEOF. Other read errors are returned with the partial
+// event in the same way.
+func (r *Reader) Next() (Event, error) {
+	r.raw = r.raw[:0]
+	r.data = r.data[:0]
+	r.lines = 0
+	r.nameStart, r.nameEnd, r.dataStart, r.dataEnd = 0, 0, 0, 0
+	for {
+		line, err := r.readLine()
+		if len(line) > 0 {
+			start := len(r.raw)
+			r.raw = append(r.raw, line...)
+			content := trimEOL(r.raw[start:])
+			if len(content) == 0 {
+				// A blank line ends the event. Blank lines between events
+				// come back as events of their own with nothing but Raw,
+				// so not a byte of the stream is dropped.
+				return r.event(), nil
+			}
+			r.field(start, len(content))
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				if len(r.raw) == 0 {
+					return Event{}, io.EOF
+				}
+				err = io.ErrUnexpectedEOF
+			}
+			return r.event(), err
+		}
+	}
+}
+
+// Complete reports whether a whole event is already buffered, so a caller
+// that flushes after each event can leave the flush to the next one.
+func (r *Reader) Complete() bool {
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := r.br.Peek(n)
+	return bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
+}
+
+func (r *Reader) readLine() ([]byte, error) {
+	line, err := r.br.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return line, err
+	}
+	// A line longer than the buffer: collect it whole.
+	long := append([]byte(nil), line...)
+	for errors.Is(err, bufio.ErrBufferFull) {
+		line, err = r.br.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	return long, err
+}
+
+func trimEOL(b []byte) []byte {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
+}
+
+// field records the field of the line at raw[start:start+n].
+func (r *Reader) field(start, n int) {
+	line := r.raw[start : start+n]
+	name, value, found := bytes.Cut(line, []byte(":"))
+	if !found {
+		value = nil // a line with no colon is a field with an empty value
+	}
+	if len(name) == 0 {
+		return // a comment
+	}
+	value = bytes.TrimPrefix(value, []byte(" "))
+	valueStart := start + n - len(value)
+	switch string(name) {
+	case "event":
+		r.nameStart, r.nameEnd = valueStart, start+n
+	case "data":
+		r.lines++
+		switch r.lines {
+		case 1:
+			r.dataStart, r.dataEnd = valueStart, start+n
+		case 2:
+			r.data = append(r.data, r.raw[r.dataStart:r.dataEnd]...)
+			fallthrough
+		default:
+			r.data = append(r.data, '\n')
+			r.data = append(r.data, value...)
+		}
+	}
+}
+
+func (r *Reader) event() Event {
+	ev := Event{Raw: r.raw, Name: r.raw[r.nameStart:r.nameEnd]}
+	if r.lines > 1 {
+		ev.Data = r.data
+	} else {
+		ev.Data = r.raw[r.dataStart:r.dataEnd]
+	}
+	return ev
+}
+
+// Reset makes the Reader read from r, keeping its buffers, so readers can
+// be pooled across streams.
+func (r *Reader) Reset(rd io.Reader) {
+	r.br.Reset(rd)
+	r.raw, r.data = r.raw[:0], r.data[:0]
+}
