@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,9 @@ type Reloader struct {
 	logger   *slog.Logger
 	now      func() time.Time
 
+	// mu serialises reloads, so a slow load that started first can never
+	// replace the result of one that started after it.
+	mu      sync.Mutex
 	current atomic.Pointer[Snapshot]
 	// trigger holds at most one pending reload request: notifications that
 	// arrive during a reload collapse into one more reload after it.
@@ -102,7 +106,7 @@ func NewReloader(ctx context.Context, cfg ReloaderConfig) (*Reloader, error) {
 		}
 		r.cancel = cancel
 	}
-	if err := r.reload(ctx); err != nil {
+	if err := r.Reload(ctx); err != nil {
 		r.Close()
 		return nil, err
 	}
@@ -143,7 +147,7 @@ func (r *Reloader) Run(ctx context.Context) {
 		case <-retry:
 		}
 		retry = nil
-		if err := r.reload(ctx); err != nil {
+		if err := r.Reload(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -156,7 +160,12 @@ func (r *Reloader) Run(ctx context.Context) {
 	}
 }
 
-func (r *Reloader) reload(ctx context.Context) error {
+// Reload loads the providers now and swaps the snapshot. Run calls it; it
+// is exported for callers that must see a change at once (tests, and the
+// replica that made the change).
+func (r *Reloader) Reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.metrics.attempts.Inc()
 	live, err := r.load(ctx)
 	if err != nil {

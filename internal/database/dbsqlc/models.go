@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type AiProviderType string
@@ -148,6 +149,34 @@ type AuditLog struct {
 	Ip           string
 	UserAgent    string
 	StatusCode   int32
+}
+
+type Interception struct {
+	ID               uuid.UUID
+	ReplicaID        uuid.UUID
+	RequestID        string
+	UserID           uuid.UUID
+	TokenID          string
+	ProviderID       uuid.UUID
+	ProviderName     string
+	ProviderType     AiProviderType
+	Model            string
+	Endpoint         string
+	Streaming        bool
+	StartedAt        time.Time
+	EndedAt          time.Time
+	TtfbMs           pgtype.Int4
+	Status           string
+	UpstreamStatus   pgtype.Int4
+	InputTokens      int64
+	OutputTokens     int64
+	CacheReadTokens  int64
+	CacheWriteTokens int64
+	ReasoningTokens  int64
+	ToolCalls        json.RawMessage
+	Prompt           []byte
+	Error            *string
+	RecordedAt       time.Time
 }
 
 type Replica struct {

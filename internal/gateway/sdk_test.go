@@ -1,0 +1,208 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/anthropics/anthropic-sdk-go"
+	anthropicoption "github.com/anthropics/anthropic-sdk-go/option"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/responses"
+	"github.com/openai/openai-go/v3/shared"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aigate/aigate/internal/llmmock"
+)
+
+// expectedText is what the mock streams: "chunk 0 chunk 1 ... ".
+func expectedText(n int) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString("chunk ")
+		b.WriteString(string(rune('0' + i)))
+		b.WriteString(" ")
+	}
+	return b.String()
+}
+
+func httpClient(t testing.TB) *http.Client {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+func (e *env) openAI(t *testing.T, provider string) openai.Client {
+	return openai.NewClient(option.WithBaseURL(e.url+"/ai/"+provider+"/v1"), option.WithAPIKey(e.token),
+		option.WithHTTPClient(httpClient(t)), option.WithMaxRetries(0))
+}
+
+func (e *env) anthropic(t *testing.T, provider string) anthropic.Client {
+	return anthropic.NewClient(anthropicoption.WithBaseURL(e.url+"/ai/"+provider), anthropicoption.WithAPIKey(e.token),
+		anthropicoption.WithHTTPClient(httpClient(t)), anthropicoption.WithMaxRetries(0))
+}
+
+var weatherTool = shared.FunctionDefinitionParam{
+	Name:       "get_weather",
+	Parameters: shared.FunctionParameters{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}},
+}
+
+// Acceptance 1: each API, streaming and not, with tool calls, through the
+// official SDKs: the content comes back unchanged and one interception row
+// records the user, provider, model, tokens and tool calls.
+func TestSDKs(t *testing.T) {
+	t.Parallel()
+	const events = 6
+	u := llmmock.FixedUsage
+	for _, tc := range []struct {
+		name       string
+		endpoint   string
+		streaming  bool
+		run        func(t *testing.T, e *env) (text, toolName, toolArgs string)
+		cacheWrite int64
+		reasoning  int64
+	}{
+		{"chat completions", "chat_completions", false, func(t *testing.T, e *env) (string, string, string) {
+			c := e.openAI(t, "openai-main")
+			resp, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+				Model: "gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("weather?")},
+				Tools: []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(weatherTool)},
+			})
+			require.NoError(t, err)
+			tc := resp.Choices[0].Message.ToolCalls[0]
+			return resp.Choices[0].Message.Content, tc.Function.Name, tc.Function.Arguments
+		}, 0, u.Reasoning},
+		{"chat completions streaming", "chat_completions", true, func(t *testing.T, e *env) (string, string, string) {
+			c := e.openAI(t, "openai-main")
+			s := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+				Model: "gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("weather?")},
+				Tools:         []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(weatherTool)},
+				StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
+			})
+			var acc openai.ChatCompletionAccumulator
+			for s.Next() {
+				acc.AddChunk(s.Current())
+			}
+			require.NoError(t, s.Err())
+			require.EqualValues(t, u.Input, acc.Usage.PromptTokens)
+			tc := acc.Choices[0].Message.ToolCalls[0]
+			return acc.Choices[0].Message.Content, tc.Function.Name, tc.Function.Arguments
+		}, 0, u.Reasoning},
+		{"responses", "responses", false, func(t *testing.T, e *env) (string, string, string) {
+			c := e.openAI(t, "openai-main")
+			resp, err := c.Responses.New(context.Background(), responses.ResponseNewParams{
+				Model: "gpt-4o", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("weather?")},
+				Tools: []responses.ToolUnionParam{responses.ToolParamOfFunction("get_weather", weatherTool.Parameters, false)},
+			})
+			require.NoError(t, err)
+			var name, args string
+			for _, item := range resp.Output {
+				if item.Type == "function_call" {
+					name, args = item.Name, item.Arguments.OfString
+				}
+			}
+			return resp.OutputText(), name, args
+		}, 0, u.Reasoning},
+		{"responses streaming", "responses", true, func(t *testing.T, e *env) (string, string, string) {
+			c := e.openAI(t, "openai-main")
+			s := c.Responses.NewStreaming(context.Background(), responses.ResponseNewParams{
+				Model: "gpt-4o", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("weather?")},
+				Tools: []responses.ToolUnionParam{responses.ToolParamOfFunction("get_weather", weatherTool.Parameters, false)},
+			})
+			var text strings.Builder
+			var name, args string
+			for s.Next() {
+				ev := s.Current()
+				switch ev.Type {
+				case "response.output_text.delta":
+					text.WriteString(ev.Delta)
+				case "response.output_item.done":
+					if ev.Item.Type == "function_call" {
+						name, args = ev.Item.Name, ev.Item.Arguments.OfString
+					}
+				}
+			}
+			require.NoError(t, s.Err())
+			return text.String(), name, args
+		}, 0, u.Reasoning},
+		{"messages", "messages", false, func(t *testing.T, e *env) (string, string, string) {
+			c := e.anthropic(t, "anthropic-main")
+			msg, err := c.Messages.New(context.Background(), anthropicParams())
+			require.NoError(t, err)
+			return anthropicResult(msg)
+		}, u.CacheWrite, 0},
+		{"messages streaming", "messages", true, func(t *testing.T, e *env) (string, string, string) {
+			c := e.anthropic(t, "anthropic-main")
+			s := c.Messages.NewStreaming(context.Background(), anthropicParams())
+			var msg anthropic.Message
+			for s.Next() {
+				require.NoError(t, msg.Accumulate(s.Current()))
+			}
+			require.NoError(t, s.Err())
+			require.EqualValues(t, u.CacheRead, msg.Usage.CacheReadInputTokens)
+			return anthropicResult(&msg)
+		}, u.CacheWrite, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, options{})
+			mock := llmmock.New(t, llmmock.Options{Events: events, Keys: []string{openAIKey, anthropicKey}})
+			e.addProvider("openai-main", "openai", mock.URL, openAIKey)
+			e.addProvider("anthropic-main", "anthropic", mock.URL, anthropicKey)
+
+			text, toolName, toolArgs := tc.run(t, e)
+			require.Equal(t, expectedText(events), text)
+			require.Equal(t, "get_weather", toolName)
+			require.JSONEq(t, `{"city":"Paris"}`, toolArgs)
+
+			rows := e.waitInterceptions(1)
+			got := rows[0]
+			require.Equal(t, e.userID, got.UserID)
+			require.Equal(t, tc.endpoint, got.Endpoint)
+			require.Equal(t, tc.streaming, got.Streaming)
+			require.Equal(t, "ok", got.Status, "error: %v", got.Error)
+			require.NotNil(t, got.UpstreamStatus)
+			require.EqualValues(t, 200, *got.UpstreamStatus)
+			require.NotNil(t, got.TTFBMs)
+			require.EqualValues(t, u.Input, got.Input)
+			require.EqualValues(t, u.Output, got.Output)
+			require.EqualValues(t, u.CacheRead, got.CacheRead)
+			require.EqualValues(t, tc.cacheWrite, got.CacheWrite)
+			require.EqualValues(t, tc.reasoning, got.Rs)
+			require.Len(t, got.ToolCalls, 1)
+			require.Equal(t, "get_weather", got.ToolCalls[0].Name)
+			require.NotEmpty(t, got.ToolCalls[0].ID)
+			if tc.endpoint == "messages" {
+				require.Equal(t, "anthropic-main", got.ProviderName)
+				require.Equal(t, "claude-sonnet-4-5", got.Model)
+			} else {
+				require.Equal(t, "openai-main", got.ProviderName)
+				require.Equal(t, "gpt-4o", got.Model)
+			}
+			require.Nil(t, got.Prompt, "prompts are not recorded by default")
+		})
+	}
+}
+
+func anthropicParams() anthropic.MessageNewParams {
+	return anthropic.MessageNewParams{
+		Model: "claude-sonnet-4-5", MaxTokens: 1024,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("weather?"))},
+		Tools: []anthropic.ToolUnionParam{anthropic.ToolUnionParamOfTool(anthropic.ToolInputSchemaParam{
+			Properties: map[string]any{"city": map[string]any{"type": "string"}}}, "get_weather")},
+	}
+}
+
+func anthropicResult(msg *anthropic.Message) (text, toolName, toolArgs string) {
+	for _, b := range msg.Content {
+		switch b.Type {
+		case "text":
+			text += b.Text
+		case "tool_use":
+			toolName, toolArgs = b.Name, string(b.Input)
+		}
+	}
+	return text, toolName, toolArgs
+}

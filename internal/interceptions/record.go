@@ -1,0 +1,212 @@
+package interceptions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/database/dbsqlc"
+)
+
+// Status is how an intercepted request ended.
+type Status string
+
+// The statuses the interceptions table accepts.
+const (
+	StatusOK              Status = "ok"
+	StatusUpstreamError   Status = "upstream_error"
+	StatusClientCancelled Status = "client_cancelled"
+	StatusGatewayError    Status = "gateway_error"
+)
+
+// Endpoints the interceptions table accepts in Record.Endpoint.
+const (
+	EndpointChatCompletions = "chat_completions"
+	EndpointResponses       = "responses"
+	EndpointMessages        = "messages"
+)
+
+// ToolCall is one tool call the model made.
+type ToolCall struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Record is one intercepted request.
+type Record struct {
+	// ID is made by Record (UUIDv7) when left zero.
+	ID        uuid.UUID
+	ReplicaID uuid.UUID
+	RequestID string
+
+	UserID  uuid.UUID
+	TokenID string // the api_tokens id, never the secret
+
+	ProviderID   uuid.UUID
+	ProviderName string
+	ProviderType string // an ai_provider_type: openai, anthropic, bedrock
+
+	Model     string
+	Endpoint  string // EndpointChatCompletions, EndpointResponses or EndpointMessages
+	Streaming bool
+
+	// Stored in UTC to the microsecond. EndedAt must not be before StartedAt
+	// (the database refuses the record): take it as StartedAt plus a
+	// monotonic duration, not a second reading of the wall clock.
+	StartedAt, EndedAt time.Time
+	// TTFB is the time to the provider's first byte, stored in whole
+	// milliseconds; <0 means no byte came back. The zero value means 0 ms.
+	TTFB time.Duration
+
+	Status         Status
+	UpstreamStatus int // the provider's HTTP status; 0 = none
+
+	InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens, ReasoningTokens int64
+
+	ToolCalls []ToolCall
+	// Prompt is nil unless prompt capture is on. It must be JSON; it is
+	// stored as jsonb, so it reads back normalised (key order, spacing).
+	Prompt json.RawMessage
+	// Error is a short message for an operator, never secrets. Longer than
+	// MaxErrorLen bytes, it is cut.
+	Error string
+}
+
+// MaxErrorLen is the most bytes of Record.Error stored.
+const MaxErrorLen = 1024
+
+// toParams is the row for rec. Text is made storable rather than refused:
+// PostgreSQL text holds neither NUL nor invalid UTF-8, and a request's model
+// name comes from the client.
+func toParams(rec *Record) (dbsqlc.InterceptionInsertBatchParams, error) {
+	p := dbsqlc.InterceptionInsertBatchParams{
+		ID:               rec.ID,
+		ReplicaID:        rec.ReplicaID,
+		RequestID:        cleanText(rec.RequestID),
+		UserID:           rec.UserID,
+		TokenID:          cleanText(rec.TokenID),
+		ProviderID:       rec.ProviderID,
+		ProviderName:     cleanText(rec.ProviderName),
+		ProviderType:     dbsqlc.AiProviderType(rec.ProviderType),
+		Model:            cleanText(rec.Model),
+		Endpoint:         rec.Endpoint,
+		Streaming:        rec.Streaming,
+		StartedAt:        rec.StartedAt.UTC(),
+		EndedAt:          rec.EndedAt.UTC(),
+		Status:           string(rec.Status),
+		InputTokens:      rec.InputTokens,
+		OutputTokens:     rec.OutputTokens,
+		CacheReadTokens:  rec.CacheReadTokens,
+		CacheWriteTokens: rec.CacheWriteTokens,
+		ReasoningTokens:  rec.ReasoningTokens,
+		ToolCalls:        json.RawMessage("[]"),
+	}
+	if rec.TTFB >= 0 {
+		p.TtfbMs = pgtype.Int4{Int32: int32(min(rec.TTFB.Milliseconds(), math.MaxInt32)), Valid: true}
+	}
+	if rec.UpstreamStatus != 0 {
+		p.UpstreamStatus = pgtype.Int4{Int32: int32(max(min(rec.UpstreamStatus, math.MaxInt32), math.MinInt32)), Valid: true}
+	}
+	if len(rec.ToolCalls) > 0 {
+		calls := make([]ToolCall, len(rec.ToolCalls))
+		for i, c := range rec.ToolCalls {
+			calls[i] = ToolCall{ID: cleanText(c.ID), Name: cleanText(c.Name)}
+		}
+		b, err := json.Marshal(calls)
+		if err != nil {
+			return p, fmt.Errorf("encode tool calls: %w", err)
+		}
+		p.ToolCalls = b
+	}
+	if rec.Prompt != nil {
+		p.Prompt = []byte(rec.Prompt)
+	}
+	if rec.Error != "" {
+		e := cleanText(truncate(rec.Error, MaxErrorLen))
+		p.Error = &e
+	}
+	return p, nil
+}
+
+// cleanText replaces invalid UTF-8 and drops NUL, which PostgreSQL text
+// cannot hold. It does not allocate for text that is already fine.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+// truncate cuts s to at most n bytes without splitting a rune.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// fromRow is the Record a row holds.
+func fromRow(row dbsqlc.Interception) (Record, error) {
+	rec := Record{
+		ID:               row.ID,
+		ReplicaID:        row.ReplicaID,
+		RequestID:        row.RequestID,
+		UserID:           row.UserID,
+		TokenID:          row.TokenID,
+		ProviderID:       row.ProviderID,
+		ProviderName:     row.ProviderName,
+		ProviderType:     string(row.ProviderType),
+		Model:            row.Model,
+		Endpoint:         row.Endpoint,
+		Streaming:        row.Streaming,
+		StartedAt:        row.StartedAt.UTC(),
+		EndedAt:          row.EndedAt.UTC(),
+		TTFB:             -1,
+		Status:           Status(row.Status),
+		InputTokens:      row.InputTokens,
+		OutputTokens:     row.OutputTokens,
+		CacheReadTokens:  row.CacheReadTokens,
+		CacheWriteTokens: row.CacheWriteTokens,
+		ReasoningTokens:  row.ReasoningTokens,
+	}
+	if row.TtfbMs.Valid {
+		rec.TTFB = time.Duration(row.TtfbMs.Int32) * time.Millisecond
+	}
+	if row.UpstreamStatus.Valid {
+		rec.UpstreamStatus = int(row.UpstreamStatus.Int32)
+	}
+	if err := json.Unmarshal(row.ToolCalls, &rec.ToolCalls); err != nil {
+		return Record{}, fmt.Errorf("decode tool calls of interception %s: %w", row.ID, err)
+	}
+	if len(rec.ToolCalls) == 0 {
+		rec.ToolCalls = nil
+	}
+	if row.Prompt != nil {
+		rec.Prompt = json.RawMessage(row.Prompt)
+	}
+	if row.Error != nil {
+		rec.Error = *row.Error
+	}
+	return rec, nil
+}
+
+// Get reads one written record. The error wraps pgx.ErrNoRows when there is
+// no record with that id (yet: records are written in batches).
+func Get(ctx context.Context, db *database.DB, id uuid.UUID) (Record, error) {
+	row, err := dbsqlc.New(db.Pool).InterceptionGetByID(ctx, id)
+	if err != nil {
+		return Record{}, fmt.Errorf("get interception %s: %w", id, err)
+	}
+	return fromRow(row)
+}

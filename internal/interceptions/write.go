@@ -1,0 +1,236 @@
+package interceptions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/aigate/aigate/internal/database/dbsqlc"
+)
+
+// write writes batch; when it returns every record in it is written or
+// dropped and counted, and no longer pending.
+func (r *Recorder) write(ctx context.Context, batch []Record) {
+	defer r.pending.Add(-int64(len(batch)))
+	r.writeRetrying(ctx, batch)
+}
+
+// writeRetrying writes batch, retrying the failures a retry may fix and
+// splitting the batch when the database refuses a row.
+func (r *Recorder) writeRetrying(ctx context.Context, batch []Record) {
+	backoff := r.cfg.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err := r.copy(ctx, batch)
+		if err == nil {
+			return
+		}
+		r.m.writeErrors.Inc()
+		if ctx.Err() != nil {
+			r.dropBatch(len(batch), reasonShutdownTimeout)
+			r.log.Error("interception records dropped: shutdown timeout while writing",
+				"records", len(batch), "error", safeError(err))
+			return
+		}
+		if refused(err) {
+			r.split(ctx, batch, err)
+			return
+		}
+		if attempt >= r.cfg.MaxAttempts {
+			r.dropBatch(len(batch), reasonWriteFailed)
+			r.log.Error("interception records dropped: write failed", "records", len(batch),
+				"attempts", attempt, "error", safeError(err))
+			return
+		}
+		r.log.Warn("interception write failed; retrying", "records", len(batch), "attempt", attempt,
+			"retry_in", backoff, "error", safeError(err))
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			r.dropBatch(len(batch), reasonShutdownTimeout)
+			r.log.Error("interception records dropped: shutdown timeout while retrying",
+				"records", len(batch), "error", safeError(err))
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, r.cfg.MaxRetryBackoff)
+	}
+}
+
+// split handles a batch the database refused (err). One COPY is all or
+// nothing, so the batch is halved until each refused record is alone; the
+// others are written. A refused record is tried once more without its prompt
+// (jsonb refuses some JSON, such as \u0000, and the usage must not be lost to
+// it), then dropped and counted.
+//
+// A duplicate id is not a refusal: the id is made once per request, so the
+// row is already there, written by an earlier attempt whose commit landed but
+// whose answer was lost. It counts as written and is not written again.
+func (r *Recorder) split(ctx context.Context, batch []Record, err error) {
+	if isDuplicateID(err) {
+		if len(batch) == 1 {
+			r.m.written.Inc()
+			r.log.Debug("interception already written", "id", batch[0].ID)
+			return
+		}
+		// One query rather than halving a whole batch that was written.
+		if rest, ok := r.withoutWritten(ctx, batch); ok && len(rest) < len(batch) {
+			if len(rest) > 0 {
+				r.writeRetrying(ctx, rest)
+			}
+			return
+		}
+	}
+	if len(batch) > 1 {
+		half := len(batch) / 2
+		r.writeRetrying(ctx, batch[:half])
+		r.writeRetrying(ctx, batch[half:])
+		return
+	}
+	rec := batch[0]
+	if rec.Prompt != nil {
+		// Refused again, it is dropped below, now without a prompt.
+		r.log.Warn("interception record refused by the database; trying it without its prompt",
+			"id", rec.ID, "request_id", rec.RequestID, "error", safeError(err))
+		rec.Prompt = nil
+		r.writeRetrying(ctx, []Record{rec})
+		return
+	}
+	r.dropBatch(1, reasonRejected)
+	r.log.Error("interception record dropped: the database refused it", "id", rec.ID,
+		"request_id", rec.RequestID, "error", safeError(err))
+}
+
+// withoutWritten returns the records of batch whose id is not in the table;
+// false when the lookup failed.
+func (r *Recorder) withoutWritten(ctx context.Context, batch []Record) ([]Record, bool) {
+	ids := make([]uuid.UUID, len(batch))
+	for i := range batch {
+		ids[i] = batch[i].ID
+	}
+	qctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
+	defer cancel()
+	found, err := dbsqlc.New(r.db.Pool).InterceptionListExistingIDs(qctx, ids)
+	if err != nil {
+		r.log.Warn("look up written interceptions", "error", safeError(err))
+		return nil, false
+	}
+	written := make(map[uuid.UUID]bool, len(found))
+	for _, id := range found {
+		written[id] = true
+	}
+	rest := make([]Record, 0, len(batch))
+	for _, rec := range batch {
+		if !written[rec.ID] {
+			rest = append(rest, rec)
+		}
+	}
+	if n := len(batch) - len(rest); n > 0 {
+		r.m.written.Add(float64(n))
+		r.log.Info("interceptions already written by an earlier attempt", "records", n)
+	}
+	return rest, true
+}
+
+// copy writes batch with one COPY, all rows or none.
+func (r *Recorder) copy(ctx context.Context, batch []Record) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
+	defer cancel()
+	rows := r.rows[:0]
+	for i := range batch {
+		p, err := toParams(&batch[i])
+		if err != nil {
+			return fmt.Errorf("interception %s: %w", batch[i].ID, err)
+		}
+		rows = append(rows, p)
+	}
+	r.rows = rows[:0]
+	defer clear(rows) // keep no prompts alive between batches
+
+	start := time.Now()
+	err := r.copyRows(ctx, rows)
+	r.m.batchDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return err
+	}
+	r.m.written.Add(float64(len(rows)))
+	return nil
+}
+
+func (r *Recorder) copyRows(ctx context.Context, rows []dbsqlc.InterceptionInsertBatchParams) error {
+	conn, err := r.db.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	if err := registerTypes(ctx, conn.Conn()); err != nil {
+		return err
+	}
+	n, err := dbsqlc.New(conn).InterceptionInsertBatch(ctx, rows)
+	if err != nil {
+		return fmt.Errorf("copy %d interceptions: %w", len(rows), err)
+	}
+	if n != int64(len(rows)) {
+		return fmt.Errorf("copy %d interceptions: %d written", len(rows), n)
+	}
+	return nil
+}
+
+// registerTypes teaches the connection the ai_provider_type enum. COPY sends
+// every value in binary, which pgx can do only for types it knows; the enum is
+// made by a migration, so its OID differs per database. Once per connection:
+// the registration stays with it, and is harmless to its other users (enums
+// are text in either format).
+func registerTypes(ctx context.Context, conn *pgx.Conn) error {
+	const name = "ai_provider_type"
+	if _, ok := conn.TypeMap().TypeForName(name); ok {
+		return nil
+	}
+	t, err := conn.LoadType(ctx, name)
+	if err != nil {
+		return fmt.Errorf("load type %s: %w", name, err)
+	}
+	conn.TypeMap().RegisterType(t)
+	return nil
+}
+
+// refused reports whether the database refused the data itself (SQLSTATE
+// class 22, data exception, or 23, integrity constraint violation): sending
+// the same rows again gives the same answer.
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || len(pgErr.Code) < 2 {
+		return false
+	}
+	class := pgErr.Code[:2]
+	return class == "22" || class == "23"
+}
+
+func isDuplicateID(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "interceptions_pkey"
+}
+
+// safeError is err for the log without the row it may quote: PostgreSQL puts
+// a refused row's values (a prompt among them) in the error's detail and
+// context, so of a server error only the message, SQLSTATE and the
+// constraint or column it names are kept.
+func safeError(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err.Error()
+	}
+	s := fmt.Sprintf("%s (SQLSTATE %s", pgErr.Message, pgErr.Code)
+	if pgErr.ConstraintName != "" {
+		s += ", constraint " + pgErr.ConstraintName
+	}
+	if pgErr.ColumnName != "" {
+		s += ", column " + pgErr.ColumnName
+	}
+	return s + ")"
+}

@@ -1,0 +1,163 @@
+package llmwire
+
+import "bytes"
+
+// messagesParser observes an Anthropic messages stream, whose events are
+// named after their data's "type".
+type messagesParser struct {
+	recorder
+}
+
+func (p *messagesParser) Event(event, data []byte) {
+	name := event
+	if len(name) == 0 {
+		name = topLevelType(data)
+	}
+	switch string(name) {
+	case "message_start":
+		var msg []byte
+		if members(data, func(key, value []byte) {
+			if string(key) == "message" {
+				msg = value
+			}
+		}) {
+			p.message(msg, false)
+		}
+	case "content_block_start":
+		p.blockStart(data)
+	case "message_delta":
+		p.messageDelta(data)
+	case "message_stop":
+		p.res.Completed = true
+	case "error":
+		p.setError(ParseError(data))
+	}
+}
+
+func (p *messagesParser) Result() Result { return p.result() }
+
+// message reads a message object: a non-streaming body (final) or what
+// message_start carries, whose content is still empty.
+func (r *recorder) message(obj []byte, final bool) {
+	var model, usage, content, stop []byte
+	if !members(obj, func(key, value []byte) {
+		switch string(key) {
+		case "model":
+			model = value
+		case "usage":
+			usage = value
+		case "content":
+			content = value
+		case "stop_reason":
+			stop = value
+		}
+	}) {
+		return
+	}
+	r.res.Model = text(model, maxIdentLen)
+	if u, ok := messagesUsage(usage); ok {
+		r.res.Usage = Usage{Input: u.input, Output: u.output, CacheRead: u.cacheRead, CacheWrite: u.cacheWrite}
+	}
+	var pos int64
+	elements(content, func(block []byte) {
+		r.block(block, pos)
+		pos++
+	})
+	if final && isString(stop) {
+		r.res.Completed = true
+	}
+}
+
+func (r *recorder) blockStart(data []byte) {
+	var block []byte
+	index := int64(-1)
+	if !members(data, func(key, value []byte) {
+		switch string(key) {
+		case "content_block":
+			block = value
+		case "index":
+			if n, ok := count(value); ok {
+				index = n
+			}
+		}
+	}) {
+		return
+	}
+	r.block(block, index)
+}
+
+var toolUseSuffix = []byte("tool_use")
+
+// block records a content block that is a tool call: tool_use, and the
+// server_tool_use and mcp_tool_use of tools Anthropic runs itself.
+func (r *recorder) block(obj []byte, index int64) {
+	var typ, id, name []byte
+	members(obj, func(key, value []byte) {
+		switch string(key) {
+		case "type":
+			typ = rawString(value)
+		case "id":
+			id = value
+		case "name":
+			name = value
+		}
+	})
+	if !bytes.HasSuffix(typ, toolUseSuffix) {
+		return
+	}
+	r.addCall(callKey{index: index}, text(id, maxIdentLen), text(name, maxIdentLen))
+}
+
+// messageDelta reads the cumulative usage a message_delta carries: the
+// output count, and in newer API versions the input and cache counts, which
+// replace message_start's only when non-zero (older servers send no such
+// counts, a few send zeros).
+func (r *recorder) messageDelta(data []byte) {
+	var usage []byte
+	if !members(data, func(key, value []byte) {
+		if string(key) == "usage" {
+			usage = value
+		}
+	}) {
+		return
+	}
+	u, ok := messagesUsage(usage)
+	if !ok {
+		return
+	}
+	if u.hasOutput {
+		r.res.Usage.Output = u.output
+	}
+	if u.input > 0 {
+		r.res.Usage.Input = u.input
+	}
+	if u.cacheRead > 0 {
+		r.res.Usage.CacheRead = u.cacheRead
+	}
+	if u.cacheWrite > 0 {
+		r.res.Usage.CacheWrite = u.cacheWrite
+	}
+}
+
+type messagesUsageCounts struct {
+	input, output, cacheRead, cacheWrite int64
+	hasOutput                            bool
+}
+
+// messagesUsage reads an Anthropic usage object.
+func messagesUsage(v []byte) (messagesUsageCounts, bool) {
+	var u messagesUsageCounts
+	ok := members(v, func(key, value []byte) {
+		switch string(key) {
+		case "input_tokens":
+			u.input, _ = count(value)
+		case "output_tokens":
+			u.output, u.hasOutput = count(value)
+		case "cache_read_input_tokens":
+			u.cacheRead, _ = count(value)
+		case "cache_creation_input_tokens":
+			u.cacheWrite, _ = count(value)
+		}
+	})
+	return u, ok
+}
