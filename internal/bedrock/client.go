@@ -200,9 +200,10 @@ func looksLikeBedrockModel(m string) bool {
 // /model/{modelId}/invoke-with-response-stream. It returns the model ID used.
 //
 // The body's other members are copied byte for byte, in their order.
-// The request carries only the headers Bedrock needs, all signed; a header the
-// caller adds afterwards is not covered by the signature, which Bedrock
-// accepts for ordinary headers but never for x-amz-* ones.
+// The request carries only the headers Bedrock needs, all signed. A header
+// the caller adds afterwards is not covered by the signature: harmless for
+// ordinary headers, but AWS rejects unsigned x-amz-* ones, so add none.
+// Send the request promptly: AWS refuses signatures older than 5 minutes.
 // Errors caused by the body wrap ErrInvalidRequest.
 func (c *Client) NewRequest(ctx context.Context, body []byte, header http.Header, stream bool) (*http.Request, string, error) {
 	rewritten, requested, err := rewriteBody(body, header.Values("Anthropic-Beta"))
@@ -304,12 +305,12 @@ func rewriteBody(body []byte, betaHeaders []string) ([]byte, string, error) {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, "", invalid("the request body is not valid JSON: %v", err)
+			return nil, "", invalid("the request body is not valid JSON: %w", err)
 		}
 		key, _ := tok.(string) // object keys are always strings
 		var value json.RawMessage
 		if err := dec.Decode(&value); err != nil {
-			return nil, "", invalid("the request body is not valid JSON: %v", err)
+			return nil, "", invalid("the request body is not valid JSON: %w", err)
 		}
 		switch key {
 		case "model":
@@ -332,7 +333,7 @@ func rewriteBody(body []byte, betaHeaders []string) ([]byte, string, error) {
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, "", invalid("the request body is not valid JSON: %v", err)
+		return nil, "", invalid("the request body is not valid JSON: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, "", invalid("the request body has data after the JSON object")

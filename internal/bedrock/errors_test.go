@@ -126,6 +126,20 @@ func TestTranslateError(t *testing.T) {
 			want:   `{"type":"error","error":{"type":"not_found_error","message":"ResourceNotFoundException: Model not found."}}`,
 		},
 		{
+			name:   "unknown access key",
+			status: http.StatusUnauthorized,
+			header: http.Header{"X-Amzn-Errortype": {"UnrecognizedClientException" + coral}},
+			body:   `{"message":"The security token included in the request is invalid."}`,
+			want: `{"type":"error","error":{"type":"authentication_error",` +
+				`"message":"UnrecognizedClientException: The security token included in the request is invalid."}}`,
+		},
+		{
+			name:   "too large, from a proxy",
+			status: http.StatusRequestEntityTooLarge,
+			body:   `{"message":"Request body too large"}`,
+			want:   `{"type":"error","error":{"type":"request_too_large","message":"Request body too large"}}`,
+		},
+		{
 			name:   "internal server error",
 			status: http.StatusInternalServerError,
 			header: http.Header{"X-Amzn-Errortype": {"InternalServerException" + coral}},

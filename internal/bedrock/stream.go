@@ -25,9 +25,9 @@ const (
 	preludeLen = 12 // total length, headers length, prelude CRC
 	crcLen     = 4
 	minFrame   = preludeLen + crcLen
-	// maxFrame bounds the buffer a corrupt or hostile length can make us
-	// allocate. The event stream format caps payloads at 16 MiB and headers
-	// at 128 KiB; Anthropic events are far smaller.
+	// maxFrame is the longest frame accepted: the event stream format caps
+	// payloads at 16 MiB and headers at 128 KiB. Anthropic events are far
+	// smaller, and the buffer only grows as bytes arrive (see fill).
 	maxFrame = 16<<20 + 128<<10 + minFrame
 )
 
@@ -247,7 +247,7 @@ func decodeChunk(payload []byte) (string, []byte, error) {
 		event = make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
 		n, err := base64.StdEncoding.Decode(event, b64)
 		if err != nil {
-			return "", nil, fmt.Errorf("bedrock: %w: chunk bytes are not base64: %v", ErrCorruptStream, err)
+			return "", nil, fmt.Errorf("bedrock: %w: chunk bytes are not base64: %w", ErrCorruptStream, err)
 		}
 		event = event[:n]
 	} else {
@@ -255,7 +255,7 @@ func decodeChunk(payload []byte) (string, []byte, error) {
 			Bytes []byte `json:"bytes"` // encoding/json decodes base64 into []byte
 		}
 		if err := json.Unmarshal(payload, &chunk); err != nil {
-			return "", nil, fmt.Errorf("bedrock: %w: chunk payload is not {\"bytes\": base64}: %v", ErrCorruptStream, err)
+			return "", nil, fmt.Errorf("bedrock: %w: chunk payload is not {\"bytes\": base64}: %w", ErrCorruptStream, err)
 		}
 		event = chunk.Bytes
 	}
@@ -373,7 +373,7 @@ func eventTypeOf(event []byte) (string, error) {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(event, &e); err != nil {
-		return "", fmt.Errorf("bedrock: %w: event is not JSON: %v", ErrCorruptStream, err)
+		return "", fmt.Errorf("bedrock: %w: event is not JSON: %w", ErrCorruptStream, err)
 	}
 	if e.Type == "" {
 		return "", fmt.Errorf("bedrock: %w: event has no \"type\"", ErrCorruptStream)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aigate/aigate/internal/auth"
+	"github.com/aigate/aigate/internal/bedrock"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/llmwire"
@@ -233,6 +234,18 @@ func (x *exchange) serve() {
 			x.status = interceptions.StatusClientCancelled
 			return
 		}
+		// Bedrock requests are rewritten, so some problems only show then:
+		// the client's body, or a provider without a model.
+		if errors.Is(err, bedrock.ErrInvalidRequest) {
+			x.fail(interceptions.StatusGatewayError, "invalid request for bedrock", err)
+			writeError(x.w, x.r, x.p.shape, http.StatusBadRequest, err.Error())
+			return
+		}
+		if errors.Is(err, bedrock.ErrNoModel) {
+			x.fail(interceptions.StatusGatewayError, "bedrock provider has no model", err)
+			writeError(x.w, x.r, x.p.shape, http.StatusServiceUnavailable, err.Error())
+			return
+		}
 		x.fail(interceptions.StatusGatewayError, "could not reach the provider", err)
 		writeError(x.w, x.r, x.p.shape, http.StatusBadGateway, fmt.Sprintf("could not reach provider %s: %s", x.p.name, upstreamReason(err)))
 		x.upstreamStatus = 0
@@ -274,9 +287,6 @@ func (x *exchange) markFirstByte() {
 
 func (x *exchange) finish() {
 	end := x.g.now()
-	if x.status == interceptions.StatusOK && x.r.Context().Err() != nil {
-		x.status = interceptions.StatusClientCancelled
-	}
 	x.g.metrics.observe(x, end)
 	if !x.ep.intercepted() || x.g.recorder == nil {
 		return

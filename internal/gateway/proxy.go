@@ -223,11 +223,15 @@ func (x *exchange) relaySSE(body io.Reader) {
 				x.result = parser.Result()
 			}
 			switch {
-			case errors.Is(err, io.EOF):
-				if parser != nil && !x.result.Completed {
-					x.streamFailed(flusher, "the provider ended the stream before the response was complete", nil)
-				} else if x.result.Error != "" {
+			case parser != nil && x.result.Completed:
+				// The response is whole; a client that hangs up after the
+				// last event (SDKs stop reading at [DONE]) cancelled nothing.
+				if x.result.Error != "" {
 					x.status, x.errMsg = interceptions.StatusUpstreamError, x.result.Error
+				}
+			case errors.Is(err, io.EOF):
+				if parser != nil {
+					x.streamFailed(flusher, "the provider ended the stream before the response was complete", nil)
 				}
 			case x.r.Context().Err() != nil:
 				x.status = interceptions.StatusClientCancelled
@@ -363,10 +367,12 @@ func (x *exchange) relayBedrockStream(resp *http.Response) {
 		if err != nil {
 			x.result = parser.Result()
 			switch {
-			case errors.Is(err, io.EOF):
-				if !x.result.Completed {
-					x.streamFailed(flusher, "the provider ended the stream before the response was complete", nil)
+			case x.result.Completed:
+				if x.result.Error != "" {
+					x.status, x.errMsg = interceptions.StatusUpstreamError, x.result.Error
 				}
+			case errors.Is(err, io.EOF):
+				x.streamFailed(flusher, "the provider ended the stream before the response was complete", nil)
 			case x.r.Context().Err() != nil:
 				x.status = interceptions.StatusClientCancelled
 			default:

@@ -86,11 +86,11 @@ func TestReloadAfterListenerReconnect(t *testing.T) {
 	a := setup(t, options{pubsub: true})
 	mock := llmmock.New(t, llmmock.Options{})
 	a.addProvider("oa", "openai", mock.URL, openAIKey)
-	before := metricValue(t, a, "aigate_gateway_snapshot_reloads_total")
+	before := metricValue(t, a.replica, "aigate_gateway_snapshot_reloads_total")
 	_, err := a.db.Pool.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", pubsub.ApplicationName)
 	require.NoError(t, err)
 	require.True(t, a.logs.WaitFor("reloading everything", waitFor, nil), "the subscriber was not told it may have missed messages")
-	require.Eventually(t, func() bool { return metricValue(t, a, "aigate_gateway_snapshot_reloads_total") > before }, waitFor, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return metricValue(t, a.replica, "aigate_gateway_snapshot_reloads_total") > before }, waitFor, 5*time.Millisecond)
 }
 
 // Without notifications, the periodic reload still picks changes up.

@@ -133,7 +133,7 @@ func reuseBedrock(prev *Snapshot, l providers.Live) (*bedrock.Client, error) {
 			return old.bedrock, nil
 		}
 	}
-	cfg := bedrock.Config{BaseURL: l.BaseURL}
+	cfg := bedrock.Config{Name: l.Name, BaseURL: l.BaseURL}
 	if l.Settings != nil {
 		cfg.Region, cfg.Model, cfg.SmallFastModel = l.Settings.Region, l.Settings.Model, l.Settings.SmallFastModel
 	}

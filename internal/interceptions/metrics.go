@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	queueDepth    prometheus.GaugeFunc
 	droppedVec    *prometheus.CounterVec
-	dropped       map[string]prometheus.Counter // by reason, resolved once: Record must not look labels up
+	dropped       [numDropReasons]prometheus.Counter // by reason, resolved once: Record must not look labels up
 	written       prometheus.Counter
 	writeErrors   prometheus.Counter
 	batchDuration prometheus.Histogram
@@ -34,11 +34,10 @@ func newMetrics(depth func() float64) metrics {
 			Help:    "Time to write one batch of interception records (one COPY attempt).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10),
 		}),
-		dropped: map[string]prometheus.Counter{},
 	}
 	// Every reason is exported from the start, at zero.
-	for _, reason := range dropReasons {
-		m.dropped[reason] = m.droppedVec.WithLabelValues(reason)
+	for reason, name := range dropReasonNames {
+		m.dropped[reason] = m.droppedVec.WithLabelValues(name)
 	}
 	return m
 }

@@ -33,7 +33,9 @@ const (
 // Config tunes a Recorder. Zero fields take the defaults above.
 type Config struct {
 	// QueueSize is how many records may wait to be written, the batch being
-	// written included; beyond it Record drops.
+	// written included; beyond it Record drops. The queue is allocated up
+	// front: about 350 bytes a record (3.5 MB at the default), plus what the
+	// records point to (prompts).
 	QueueSize int
 	// BatchSize is the most rows per COPY.
 	BatchSize int
@@ -83,17 +85,22 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Why a record was dropped: the reason label of
+// dropReason is why a record was dropped: the reason label of
 // aigate_interceptions_dropped_total.
+type dropReason int
+
 const (
-	reasonQueueFull       = "queue_full"       // Record found the queue full
-	reasonStopped         = "stopped"          // Record after Run's context was done
-	reasonRejected        = "rejected"         // the database refused this record
-	reasonWriteFailed     = "write_failed"     // every attempt failed
-	reasonShutdownTimeout = "shutdown_timeout" // still queued when ShutdownTimeout ran out
+	reasonQueueFull       dropReason = iota // Record found the queue full
+	reasonStopped                           // Record after Run's context was done
+	reasonRejected                          // the database refused this record
+	reasonWriteFailed                       // every attempt failed
+	reasonShutdownTimeout                   // still queued when ShutdownTimeout ran out
+	numDropReasons
 )
 
-var dropReasons = []string{reasonQueueFull, reasonStopped, reasonRejected, reasonWriteFailed, reasonShutdownTimeout}
+var dropReasonNames = [numDropReasons]string{"queue_full", "stopped", "rejected", "write_failed", "shutdown_timeout"}
+
+func (d dropReason) String() string { return dropReasonNames[d] }
 
 // Recorder queues records and writes them in batches. Record may be called
 // from any goroutine; Run once.
@@ -182,7 +189,7 @@ func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 
 // dropRequest counts one record dropped on the request path and warns at most
 // once per DropLogInterval, with the count since the last warning.
-func (r *Recorder) dropRequest(reason string) {
+func (r *Recorder) dropRequest(reason dropReason) {
 	total := r.dropped.Add(1)
 	r.m.dropped[reason].Inc()
 	now := time.Now().UnixNano()
@@ -191,12 +198,12 @@ func (r *Recorder) dropRequest(reason string) {
 		return
 	}
 	since := total - r.dropLogLogged.Swap(total)
-	r.log.Warn("interception records dropped", "reason", reason, "dropped", since, "dropped_total", total,
+	r.log.Warn("interception records dropped", "reason", reason.String(), "dropped", since, "dropped_total", total,
 		"queue_size", r.cfg.QueueSize)
 }
 
 // dropBatch counts records the writer gives up on. The caller logs why.
-func (r *Recorder) dropBatch(n int, reason string) {
+func (r *Recorder) dropBatch(n int, reason dropReason) {
 	r.dropped.Add(int64(n))
 	r.m.dropped[reason].Add(float64(n))
 }

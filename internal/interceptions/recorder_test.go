@@ -524,9 +524,13 @@ func TestAlreadyWrittenRecordIsNotWrittenTwice(t *testing.T) {
 
 func TestRunTwiceReturns(t *testing.T) {
 	t.Parallel()
-	h := setup(t, interceptions.Config{})
+	h := setup(t, interceptions.Config{FlushInterval: time.Millisecond})
 	h.start()
+	require.True(t, h.rec.Record(record()))
+	h.waitCount(1) // the first Run is running
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h.rec.Run(ctx) // returns at once: the Recorder is already running
+	h.rec.Run(ctx) // returns at once
+	require.True(t, h.rec.Record(record()), "the first Run goes on")
+	h.waitCount(2)
 }

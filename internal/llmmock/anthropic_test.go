@@ -79,7 +79,7 @@ func TestAnthropicMessages(t *testing.T) {
 
 			assert.Equal(t, llmmock.MessageID, msg.ID)
 			assert.Equal(t, "assistant", string(msg.Role))
-			assert.Equal(t, "claude-sonnet-4-5", string(msg.Model))
+			assert.Equal(t, "claude-sonnet-4-5", msg.Model)
 			requireAnthropicContent(t, msg.Content, tt.wantText, tt.wantCalls)
 			wantStop := anthropic.StopReasonEndTurn
 			if tt.wantCalls > 0 {

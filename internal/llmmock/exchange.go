@@ -262,6 +262,9 @@ func (x *exchange) startStream() {
 	x.w.WriteHeader(http.StatusOK)
 }
 
+// rawData is SSE data written as is, not JSON-encoded: "[DONE]".
+type rawData string
+
 // event writes and flushes one SSE event ("event:" line only when name is
 // not empty) and returns whether the stream goes on.
 func (x *exchange) event(name string, data any) bool {
@@ -269,7 +272,7 @@ func (x *exchange) event(name string, data any) bool {
 		return false
 	}
 	var b []byte
-	if raw, ok := data.(string); ok {
+	if raw, ok := data.(rawData); ok {
 		b = []byte(raw)
 	} else {
 		var err error

@@ -33,24 +33,26 @@ func httpClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
-func openAIClient(t *testing.T, s *llmmock.Server, key string) openai.Client {
+func openAIClient(t *testing.T, s *llmmock.Server, key string) *openai.Client {
 	t.Helper()
-	return openai.NewClient(
+	c := openai.NewClient(
 		ooption.WithBaseURL(s.OpenAIBaseURL()),
 		ooption.WithAPIKey(key),
 		ooption.WithHTTPClient(httpClient(t)),
 		ooption.WithMaxRetries(0),
 	)
+	return &c
 }
 
-func anthropicClient(t *testing.T, s *llmmock.Server, key string) anthropic.Client {
+func anthropicClient(t *testing.T, s *llmmock.Server, key string) *anthropic.Client {
 	t.Helper()
-	return anthropic.NewClient(
+	c := anthropic.NewClient(
 		aoption.WithBaseURL(s.AnthropicBaseURL()),
 		aoption.WithAPIKey(key),
 		aoption.WithHTTPClient(httpClient(t)),
 		aoption.WithMaxRetries(0),
 	)
+	return &c
 }
 
 // receive waits for one value from ch.

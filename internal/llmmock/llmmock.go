@@ -156,7 +156,8 @@ type Seen struct {
 	// Cancelled: the client went away before the response was complete.
 	Cancelled bool
 	// Completed: the whole response (whatever its status) was written.
-	// Neither is set for a response cut by FailAfter or by Close.
+	// Neither is set for a response cut by FailAfter; a stream cut by Close
+	// is not Completed and may be Cancelled (Close drops the connections).
 	Completed bool
 }
 

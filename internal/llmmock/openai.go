@@ -179,7 +179,7 @@ func (x *exchange) chatStream(req chatRequest, p plan) {
 	if includeUsage && !x.event("", chunk([]any{}, chatUsage())) {
 		return
 	}
-	if x.event("", "[DONE]") {
+	if x.event("", rawData("[DONE]")) {
 		x.completed = true
 	}
 }

@@ -393,3 +393,30 @@ func TestFixedText(t *testing.T) {
 	assert.Equal(t, "chunk 0 ", llmmock.Text(1))
 	assert.Empty(t, llmmock.Text(-1))
 }
+
+// BenchmarkStream measures the mock alone streaming 100 deltas, the
+// baseline for gateway overhead measurements.
+func BenchmarkStream(b *testing.B) {
+	s := llmmock.New(b, llmmock.Options{Events: 100})
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	b.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	for _, tc := range []struct{ name, path, body, header, value string }{
+		{"chat", "v1/chat/completions", `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`, "Authorization", "Bearer k"},
+		{"responses", "v1/responses", `{"model":"m","stream":true}`, "Authorization", "Bearer k"},
+		{"messages", "v1/messages", `{"model":"m","stream":true}`, "x-api-key", "k"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				req, err := http.NewRequestWithContext(b.Context(), http.MethodPost, s.URL+tc.path, strings.NewReader(tc.body))
+				require.NoError(b, err)
+				req.Header.Set(tc.header, tc.value)
+				res, err := client.Do(req)
+				require.NoError(b, err)
+				_, err = io.Copy(io.Discard, res.Body)
+				require.NoError(b, err)
+				require.NoError(b, res.Body.Close())
+			}
+		})
+	}
+}

@@ -54,7 +54,9 @@ func (r *recorder) message(obj []byte, final bool) {
 	}) {
 		return
 	}
-	r.res.Model = text(model, maxIdentLen)
+	if m := text(model, maxIdentLen); m != "" {
+		r.res.Model = m
+	}
 	if u, ok := messagesUsage(usage); ok {
 		r.res.Usage = Usage{Input: u.input, Output: u.output, CacheRead: u.cacheRead, CacheWrite: u.cacheWrite}
 	}

@@ -639,3 +639,35 @@ func checkStorable(t *testing.T, r llmwire.Result) {
 		require.LessOrEqual(t, len(s), 2048)
 	}
 }
+
+// FuzzChatTextTemplate checks that the chat parser's shortcut for text
+// deltas is sound: after learning one chunk's shape (a), or another shape (b),
+// the parser must read any chunk the same way, whether the shortcut skipped it
+// or the parser read it in full.
+func FuzzChatTextTemplate(f *testing.F) {
+	data := func(s string) []byte { return []byte(sse(s)[0].data) }
+	learn := data(chunk(text("Hello"), "null"))
+	other := data(`data: {"id":"x","object":"chat.completion.chunk","model":"gpt-4.1-2025-04-14","choices":[{"index":0,"delta":{"reasoning_content":"hm"},"finish_reason":null}]}`)
+	for _, s := range []string{
+		chunk(text("world"), "null"),
+		chunk(text(`say \"hi\"`), "null"),
+		chunk(choice(0, `{"content":"a"}`, `"stop"`), "null"),
+		chunk(text("a"), `{"prompt_tokens":1,"completion_tokens":2}`),
+		chunk(choice(0, `{"content":"","tool_calls":[{"index":0,"id":"call_1","function":{"name":"f"}}]}`, "null"), "null"),
+		strings.Replace(chunk(text("b"), "null"), `"obfuscation":"q9X"`, `"obfuscation":"","error":{"message":"x"}`, 1),
+		`data: {"id":"x","object":"chat.completion.chunk","model":"gpt-4.1-2025-04-14","choices":[{"index":0,"delta":{"reasoning_content":"hm"},"finish_reason":"stop"}]}`,
+	} {
+		f.Add(data(s))
+	}
+	f.Fuzz(func(t *testing.T, x []byte) {
+		a := llmwire.NewStreamParser(llmwire.OpenAIChat)
+		b := llmwire.NewStreamParser(llmwire.OpenAIChat)
+		for range 2 {
+			a.Event(nil, learn)
+			b.Event(nil, other)
+		}
+		a.Event(nil, x)
+		b.Event(nil, x)
+		require.Equal(t, b.Result(), a.Result())
+	})
+}

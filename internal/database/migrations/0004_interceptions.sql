@@ -41,11 +41,12 @@ CREATE TABLE interceptions (
     prompt             jsonb,
     -- A short message for an operator; never secrets.
     error              text,
-    -- When the row was written, by the database's clock: records arrive late
-    -- (batched, retried), so the rollups' watermark is on recorded_at, never
-    -- on started_at. now() is the writing transaction's start, so a batch may
-    -- commit a little after its recorded_at: a rollup re-reads a margin (a
-    -- few write timeouts) before its watermark.
+    -- When the row was written, by the database's clock (one clock for every
+    -- replica): records arrive late (batched, retried), so the rollups'
+    -- watermark is on recorded_at, never on started_at. now() is the start of
+    -- the writing COPY, which commits up to one write later (the recorder's
+    -- WriteTimeout, 30s by default): a rollup re-reads at least that margin
+    -- before its watermark, or it misses rows committed behind it.
     recorded_at        timestamptz      NOT NULL DEFAULT now(),
     CHECK (ended_at >= started_at)
 );
