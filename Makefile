@@ -28,12 +28,15 @@ test: ## Run the whole test suite (starts its own PostgreSQL)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # Fuzz targets and how long CI runs each.
-FUZZTIME ?= 20s
+FUZZTIME ?= 15s
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 20s)
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/providerenv
 	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) ./internal/encryption
+	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./internal/sse
+	$(GO) test -run '^$$' -fuzz '^FuzzStreamParser$$' -fuzztime $(FUZZTIME) ./internal/llmwire
+	$(GO) test -run '^$$' -fuzz '^FuzzStreamDecoder$$' -fuzztime $(FUZZTIME) ./internal/bedrock
 
 .PHONY: bench
 bench: ## Run the benchmarks

@@ -110,11 +110,18 @@ func openAIErrorType(status int) (typ string, code *string) {
 	return "server_error", nil
 }
 
-// streamErrorEvent is the SSE event that tells a client its stream failed,
-// for the formats that have one (OpenAI chat completions has none: its
-// client sees the stream end without "[DONE]").
+// streamErrorEvent is the SSE event that tells a client its stream failed.
+// Ending the stream without one would look like success to the SDKs, which
+// do not insist on a final event. Chat completions has no named error event;
+// its clients treat a data line with a top-level "error" object as one.
 func streamErrorEvent(f endpoint, message string) []byte {
 	switch f.format {
+	case llmwire.OpenAIChat:
+		var e openAIError
+		e.Error.Message = message
+		e.Error.Type = "server_error"
+		b, _ := json.Marshal(e)
+		return append(append([]byte("data: "), b...), "\n\n"...)
 	case llmwire.AnthropicMessages:
 		var e anthropicError
 		e.Type = "error"

@@ -100,7 +100,9 @@ func NewTransport() *http.Transport {
 }
 
 // Mounter is where the gateway's route goes (the HTTP server).
-type Mounter interface{ Handle(pattern string, h http.Handler) }
+type Mounter interface {
+	Handle(pattern string, h http.Handler)
+}
 
 // Mount registers the gateway under /ai/.
 func (g *Gateway) Mount(m Mounter) { m.Handle("/ai/{provider}/{path...}", g) }
@@ -251,7 +253,7 @@ func (x *exchange) serve() {
 		x.upstreamStatus = 0
 		return
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	x.upstreamStatus = resp.StatusCode
 	x.relay(resp)
 }

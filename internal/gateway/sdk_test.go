@@ -206,3 +206,42 @@ func anthropicResult(msg *anthropic.Message) (text, toolName, toolArgs string) {
 	}
 	return text, toolName, toolArgs
 }
+
+// An upstream that fails mid-stream must not look like a short but
+// successful answer: each SDK's stream ends with an error (an error event
+// for Responses).
+func TestSDKsSeeMidStreamFailure(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{})
+	mock := llmmock.New(t, llmmock.Options{Events: 6, FailAfter: 2})
+	e.addProvider("openai-main", "openai", mock.URL, openAIKey)
+	e.addProvider("anthropic-main", "anthropic", mock.URL, anthropicKey)
+	ctx := context.Background()
+
+	oa, an := e.openAI(t, "openai-main"), e.anthropic(t, "anthropic-main")
+	chat := oa.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+		Model: "gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hi")}})
+	for chat.Next() {
+	}
+	require.Error(t, chat.Err(), "chat completions stream")
+
+	resp := oa.Responses.NewStreaming(ctx, responses.ResponseNewParams{
+		Model: "gpt-4o", Input: responses.ResponseNewParamsInputUnion{OfString: openai.String("hi")}})
+	// The Responses format has an error event, which the SDK hands over as
+	// an event rather than as a stream error.
+	var last string
+	for resp.Next() {
+		last = resp.Current().Type
+	}
+	require.NoError(t, resp.Err())
+	require.Equal(t, "error", last, "responses stream")
+
+	msgs := an.Messages.NewStreaming(ctx, anthropicParams())
+	for msgs.Next() {
+	}
+	require.Error(t, msgs.Err(), "messages stream")
+
+	for _, r := range e.waitInterceptions(3) {
+		require.Equal(t, "upstream_error", r.Status)
+	}
+}
