@@ -23,32 +23,6 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// The Bedrock mock is a stand-in for the Bedrock Runtime API on loopback.
-// It serves the two operations that carry Anthropic Messages requests:
-//
-//	POST /model/{modelId}/invoke                       → Anthropic Messages JSON
-//	POST /model/{modelId}/invoke-with-response-stream  → application/vnd.amazon.eventstream
-//
-// The model ID is one path segment, escaped as the AWS SDKs send it (':' as
-// %3A, an ARN's '/' as %2F). Every request is checked, in this order, the
-// way AWS does it: the SigV4 signature (service "bedrock", the configured
-// region and key pair, recomputed from what arrived) → 403; the operation →
-// 404; the body (anthropic_version "bedrock-2023-05-31", max_tokens and
-// messages present, no "model" or "stream") → 400 ValidationException; then
-// a non-zero BedrockOptions.Status; then the answer. Errors are Bedrock's
-// shape: a JSON body {"message": "..."} and the type in the x-amzn-ErrorType
-// header ("ValidationException:http://internal.amazon.com/coral/...").
-//
-// The answer is the message the Anthropic mock gives (same text deltas, tool
-// calls, usage and event sequence, see Server), with the model ID as its
-// "model". A stream carries one frame per Anthropic event:
-//
-//	headers  :event-type chunk · :content-type application/json · :message-type event
-//	payload  {"bytes":"<base64 of the event JSON>"}
-//
-// and, as Bedrock does, message_stop carries an
-// "amazon-bedrock-invocationMetrics" member with the token counts.
-
 // Default credentials and region of a Bedrock mock whose options leave them
 // empty. They look like AWS's, so nothing downstream rejects their shape.
 const (
@@ -144,7 +118,31 @@ func (s BedrockSeen) clone() BedrockSeen {
 	return s
 }
 
-// Bedrock is a stand-in Bedrock Runtime API on 127.0.0.1.
+// Bedrock is a stand-in Bedrock Runtime API on 127.0.0.1. It serves the
+// two operations that carry Anthropic Messages requests:
+//
+//	POST /model/{modelId}/invoke                       → Anthropic Messages JSON
+//	POST /model/{modelId}/invoke-with-response-stream  → application/vnd.amazon.eventstream
+//
+// The model ID is one path segment, escaped as the AWS SDKs send it (':' as
+// %3A, an ARN's '/' as %2F). Every request is checked, in this order, the
+// way AWS does it: the SigV4 signature (service "bedrock", the configured
+// region and key pair, recomputed from what arrived) → 403; the operation →
+// 404; the body (anthropic_version "bedrock-2023-05-31", max_tokens and
+// messages present, no "model" or "stream") → 400 ValidationException; then
+// a non-zero BedrockOptions.Status; then the answer. Errors are Bedrock's
+// shape: a JSON body {"message": "..."} and the type in the x-amzn-ErrorType
+// header ("ValidationException:http://internal.amazon.com/coral/...").
+//
+// The answer is the message the Anthropic mock gives (same text deltas, tool
+// calls, usage and event sequence, see Server), with the model ID as its
+// "model". A stream carries one frame per Anthropic event:
+//
+//	headers  :event-type chunk · :content-type application/json · :message-type event
+//	payload  {"bytes":"<base64 of the event JSON>"}
+//
+// and, as Bedrock does, message_stop carries an
+// "amazon-bedrock-invocationMetrics" member with the token counts.
 type Bedrock struct {
 	// URL is the base URL with a trailing slash, "http://127.0.0.1:PORT/":
 	// a bedrock provider's base_url (bedrock.Config.BaseURL).
@@ -234,13 +232,13 @@ func (b *Bedrock) serve(w http.ResponseWriter, r *http.Request) {
 
 	modelID, op, routed := parseOperation(r.URL.EscapedPath())
 	seen := &BedrockSeen{
-		Method:    r.Method,
-		Path:      r.URL.EscapedPath(),
-		RawQuery:  r.URL.RawQuery,
-		ModelID:   modelID,
-		Stream:    op == opInvokeStream,
-		Header:    r.Header.Clone(),
-		Body:      body,
+		Method:   r.Method,
+		Path:     r.URL.EscapedPath(),
+		RawQuery: r.URL.RawQuery,
+		ModelID:  modelID,
+		Stream:   op == opInvokeStream,
+		Header:   r.Header.Clone(),
+		Body:     body,
 	}
 	if sigErr != nil {
 		seen.SignatureError = sigErr.Message
@@ -262,7 +260,6 @@ func (b *Bedrock) serve(w http.ResponseWriter, r *http.Request) {
 			opts:      Options{Events: opts.Events, EventDelay: opts.EventDelay, ToolCalls: opts.ToolCalls, FailAfter: opts.FailAfter},
 			body:      body,
 			requestID: seen.RequestID,
-			format:    formatAnthropic,
 		},
 		bopts:   opts,
 		modelID: modelID,

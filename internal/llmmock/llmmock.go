@@ -1,4 +1,4 @@
-// Package llmmock provides stand-in OpenAI and Anthropic API servers on
+// Package llmmock provides stand-in OpenAI, Anthropic and AWS Bedrock API servers on
 // loopback that speak the real wire formats (JSON bodies, SSE event sequences,
 // error bodies, usage, tool calls), for tests and benchmarks.
 //
