@@ -106,3 +106,49 @@ func TestPeriodicReloadIsABackstop(t *testing.T) {
 	require.NoError(t, err)
 	waitServed(t, a.url, a.token, "late", http.StatusOK)
 }
+
+// A reload that fails keeps the previous snapshot in service, is counted,
+// and a later reload recovers.
+func TestFailedReloadKeepsServing(t *testing.T) {
+	t.Parallel()
+	a := setup(t, options{})
+	mock := llmmock.New(t, llmmock.Options{})
+	a.addProvider("oa", "openai", mock.URL, openAIKey)
+	ctx := context.Background()
+	_, err := a.db.Pool.Exec(ctx, "ALTER TABLE ai_provider_keys RENAME TO ai_provider_keys_away")
+	require.NoError(t, err)
+	require.Error(t, a.reloader.Reload(ctx))
+	require.EqualValues(t, 1, metricValue(t, a.replica, "aigate_gateway_snapshot_reload_failures_total"))
+	resp, _ := post(t, a.url+"/ai/oa/v1/chat/completions", a.token, "bearer", body(chatBody, false), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the previous snapshot still serves")
+
+	_, err = a.db.Pool.Exec(ctx, "ALTER TABLE ai_provider_keys_away RENAME TO ai_provider_keys")
+	require.NoError(t, err)
+	require.NoError(t, a.reloader.Reload(ctx))
+}
+
+// The gateway's metrics count what happened, with no per-user labels.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	a := setup(t, options{})
+	mock := llmmock.New(t, llmmock.Options{})
+	a.addProvider("oa", "openai", mock.URL, openAIKey)
+	resp, _ := post(t, a.url+"/ai/oa/v1/chat/completions", a.token, "bearer", body(chatBody, false), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, _ = post(t, a.url+"/ai/oa/v1/chat/completions", "", "bearer", body(chatBody, false), nil)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.EqualValues(t, 1, metricValue(t, a.replica, "aigate_gateway_requests_total"))
+	require.EqualValues(t, 1, metricValue(t, a.replica, "aigate_gateway_rejected_total"))
+	u := llmmock.FixedUsage
+	require.EqualValues(t, u.Input+u.Output+u.CacheRead+u.Reasoning, metricValue(t, a.replica, "aigate_gateway_tokens_total"))
+	require.EqualValues(t, 1, metricValue(t, a.replica, "aigate_gateway_providers"))
+	families, err := a.reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				require.NotContains(t, []string{"user", "user_id", "token", "token_id", "email"}, l.GetName(), f.GetName())
+			}
+		}
+	}
+}
