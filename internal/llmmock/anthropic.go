@@ -74,8 +74,20 @@ func (x *exchange) messages() {
 // output_tokens); message_stop. Without text, ping follows the first
 // content_block_start or, with no blocks at all, message_start.
 func (x *exchange) messagesStream(req messagesRequest, p plan) {
+	x.startStream()
+	if x.anthropicEvents(req.Model, p, x.event, nil) {
+		x.completed = true
+	}
+}
+
+// anthropicEvents produces the Anthropic stream event sequence described at
+// messagesStream, handing each event and its type to emit, which writes it in the transport's framing (SSE here, event-stream frames
+// for Bedrock). afterDelta, when set, runs after each text delta and may end
+// the stream; stopFields are added to message_stop. It reports whether
+// message_stop was sent.
+func (x *exchange) anthropicEvents(model string, p plan, emit func(typ string, event any) bool, afterDelta func(i int) bool, stopFields ...kv) bool {
 	ev := func(typ string, fields ...kv) bool {
-		return x.event(typ, append(obj{{"type", typ}}, fields...))
+		return emit(typ, append(obj{{"type", typ}}, fields...))
 	}
 	pinged := false
 	ping := func() bool {
@@ -86,54 +98,53 @@ func (x *exchange) messagesStream(req messagesRequest, p plan) {
 		return ev("ping")
 	}
 
-	x.startStream()
 	start := obj{
 		{"id", MessageID},
 		{"type", "message"},
 		{"role", "assistant"},
-		{"model", req.Model},
+		{"model", model},
 		{"content", []any{}},
 		{"stop_reason", nil},
 		{"stop_sequence", nil},
 		{"usage", anthropicUsage(1)},
 	}
 	if !ev("message_start", kv{"message", start}) {
-		return
+		return false
 	}
 	index := 0
 	if p.deltas > 0 {
 		if !ev("content_block_start", kv{"index", index}, kv{"content_block", obj{{"type", "text"}, {"text", ""}}}) || !ping() {
-			return
+			return false
 		}
 		for i := range p.deltas {
 			ok := x.textDelta(i, func() bool {
 				return ev("content_block_delta", kv{"index", index}, kv{"delta", obj{{"type", "text_delta"}, {"text", textDelta(i)}}})
 			})
-			if !ok {
-				return
+			if !ok || (afterDelta != nil && !afterDelta(i)) {
+				return false
 			}
 		}
 		if !ev("content_block_stop", kv{"index", index}) {
-			return
+			return false
 		}
 		index++
 	}
 	for k := range p.calls {
 		if !ev("content_block_start", kv{"index", index}, kv{"content_block", toolUseBlock(k, json.RawMessage(`{}`))}) || !ping() {
-			return
+			return false
 		}
 		for _, frag := range toolArgumentFragments {
 			if !ev("content_block_delta", kv{"index", index}, kv{"delta", obj{{"type", "input_json_delta"}, {"partial_json", frag}}}) {
-				return
+				return false
 			}
 		}
 		if !ev("content_block_stop", kv{"index", index}) {
-			return
+			return false
 		}
 		index++
 	}
 	if !ping() {
-		return
+		return false
 	}
 	u := FixedUsage
 	if !ev("message_delta",
@@ -145,11 +156,9 @@ func (x *exchange) messagesStream(req messagesRequest, p plan) {
 			{"output_tokens", u.Output},
 		}},
 	) {
-		return
+		return false
 	}
-	if ev("message_stop") {
-		x.completed = true
-	}
+	return ev("message_stop", stopFields...)
 }
 
 // countTokens answers POST /v1/messages/count_tokens.

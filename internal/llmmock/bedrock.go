@@ -545,88 +545,20 @@ func (x *bedrockExchange) invoke(p plan) {
 // mock's event sequence (see messagesStream), one chunk frame per event,
 // flushed one by one.
 func (x *bedrockExchange) invokeStream(p plan) {
-	ev := func(typ string, fields ...kv) bool {
-		return x.chunk(append(obj{{"type", typ}}, fields...))
-	}
-	pinged := false
-	ping := func() bool {
-		if pinged {
-			return true
-		}
-		pinged = true
-		return ev("ping")
-	}
-
 	h := x.w.Header()
 	h.Set("Content-Type", bedrockEventStream)
 	h.Set("X-Amzn-Bedrock-Content-Type", "application/json")
 	x.w.WriteHeader(http.StatusOK)
 	x.enc = eventstream.NewEncoder()
 
-	start := obj{
-		{"id", MessageID},
-		{"type", "message"},
-		{"role", "assistant"},
-		{"model", x.modelID},
-		{"content", []any{}},
-		{"stop_reason", nil},
-		{"stop_sequence", nil},
-		{"usage", anthropicUsage(1)},
-	}
-	if !ev("message_start", kv{"message", start}) {
-		return
-	}
-	index := 0
-	if p.deltas > 0 {
-		if !ev("content_block_start", kv{"index", index}, kv{"content_block", obj{{"type", "text"}, {"text", ""}}}) || !ping() {
-			return
+	throttle := func(i int) bool {
+		if x.bopts.ThrottleAfter > 0 && i+1 == x.bopts.ThrottleAfter {
+			x.exception("throttlingException", ThrottleMessage)
+			return false
 		}
-		for i := range p.deltas {
-			ok := x.textDelta(i, func() bool {
-				return ev("content_block_delta", kv{"index", index}, kv{"delta", obj{{"type", "text_delta"}, {"text", textDelta(i)}}})
-			})
-			if !ok {
-				return
-			}
-			if x.bopts.ThrottleAfter > 0 && i+1 == x.bopts.ThrottleAfter {
-				x.exception("throttlingException", ThrottleMessage)
-				return
-			}
-		}
-		if !ev("content_block_stop", kv{"index", index}) {
-			return
-		}
-		index++
-	}
-	for k := range p.calls {
-		if !ev("content_block_start", kv{"index", index}, kv{"content_block", toolUseBlock(k, json.RawMessage(`{}`))}) || !ping() {
-			return
-		}
-		for _, frag := range toolArgumentFragments {
-			if !ev("content_block_delta", kv{"index", index}, kv{"delta", obj{{"type", "input_json_delta"}, {"partial_json", frag}}}) {
-				return
-			}
-		}
-		if !ev("content_block_stop", kv{"index", index}) {
-			return
-		}
-		index++
-	}
-	if !ping() {
-		return
+		return true
 	}
 	u := FixedUsage
-	if !ev("message_delta",
-		kv{"delta", obj{{"stop_reason", anthropicStopReason(p)}, {"stop_sequence", nil}}},
-		kv{"usage", obj{
-			{"input_tokens", u.Input},
-			{"cache_creation_input_tokens", u.CacheWrite},
-			{"cache_read_input_tokens", u.CacheRead},
-			{"output_tokens", u.Output},
-		}},
-	) {
-		return
-	}
 	metrics := obj{
 		{"inputTokenCount", u.Input},
 		{"outputTokenCount", u.Output},
@@ -635,14 +567,15 @@ func (x *bedrockExchange) invokeStream(p plan) {
 		{"cacheReadInputTokenCount", u.CacheRead},
 		{"cacheWriteInputTokenCount", u.CacheWrite},
 	}
-	if ev("message_stop", kv{"amazon-bedrock-invocationMetrics", metrics}) {
+	chunk := func(_ string, event any) bool { return x.chunk(event) }
+	if x.anthropicEvents(x.modelID, p, chunk, throttle, kv{"amazon-bedrock-invocationMetrics", metrics}) {
 		x.completed = true
 	}
 }
 
 // chunk writes one Anthropic event as a chunk frame and returns whether the
 // stream goes on.
-func (x *bedrockExchange) chunk(event obj) bool {
+func (x *bedrockExchange) chunk(event any) bool {
 	if !x.alive() {
 		return false
 	}
