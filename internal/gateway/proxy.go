@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,9 +75,9 @@ func (x *exchange) newRequest(key *upstreamKey) (*http.Request, error) {
 		return nil, err
 	}
 	h := make(http.Header, len(x.r.Header)+1)
-	connectionTokens := x.r.Header.Values("Connection")
+	hop := connectionHeaders(x.r.Header)
 	for k, v := range x.r.Header {
-		if dropRequest[k] || strings.HasPrefix(k, "X-Aigate-") || listed(connectionTokens, k) {
+		if dropRequest[k] || strings.HasPrefix(k, "X-Aigate-") || slices.Contains(hop, k) {
 			continue
 		}
 		h[k] = v
@@ -89,17 +91,18 @@ func (x *exchange) newRequest(key *upstreamKey) (*http.Request, error) {
 	return req, nil
 }
 
-// listed reports whether header k is named in a Connection header, which
-// makes it hop-by-hop.
-func listed(connection []string, k string) bool {
-	for _, v := range connection {
+// connectionHeaders returns the headers a Connection header names, which
+// makes them hop-by-hop, canonicalised once per request.
+func connectionHeaders(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Connection") {
 		for _, tok := range strings.Split(v, ",") {
-			if http.CanonicalHeaderKey(strings.TrimSpace(tok)) == k {
-				return true
+			if tok = strings.TrimSpace(tok); tok != "" {
+				out = append(out, http.CanonicalHeaderKey(tok))
 			}
 		}
 	}
-	return false
+	return out
 }
 
 // send sends the request upstream. A 401 or 429 puts the key on a cooldown;
@@ -400,4 +403,13 @@ func (x *exchange) relayBedrockStream(resp *http.Response) {
 			flusher.Flush()
 		}
 	}
+}
+
+// retryAfter reads a Retry-After header given in seconds.
+func retryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }

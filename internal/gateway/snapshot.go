@@ -3,7 +3,6 @@ package gateway
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -160,13 +159,4 @@ func (s *Snapshot) counts() (enabled, disabled, broken int) {
 		}
 	}
 	return
-}
-
-// retryAfter reads a Retry-After header given in seconds.
-func retryAfter(v string) time.Duration {
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return time.Duration(n) * time.Second
 }
