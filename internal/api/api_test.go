@@ -63,7 +63,7 @@ func startReplica(t *testing.T, db *database.DB) *replica {
 	srv := httpserver.New(logger, prometheus.NewRegistry(), nil)
 	keyring, err := encryption.NewKeyring(testKey)
 	require.NoError(t, err)
-	api.New(dbl, authn, users.NewService(dbl, authn, rec, nil), providers.NewService(dbl, keyring, rec, r.clock.Now), logger).Mount(srv)
+	api.New(dbl, authn, users.NewService(dbl, authn, rec, r.clock.Now), providers.NewService(dbl, keyring, rec, r.clock.Now), logger).Mount(srv)
 	addr, err := srv.Listen("127.0.0.1:0")
 	require.NoError(t, err)
 	r.base = "http://" + addr.String()
