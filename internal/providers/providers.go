@@ -50,6 +50,7 @@ type Provider struct {
 	APIKeys     []Key         `json:"api_keys"`
 	CreatedAt   time.Time     `json:"created_at"`
 	UpdatedAt   time.Time     `json:"updated_at"`
+	Warnings    []Warning     `json:"warnings,omitempty"` // see BaseURLWarnings
 }
 
 // SettingsView is Settings plus whether credentials are stored; the
@@ -132,7 +133,8 @@ func (r record) view() (Provider, error) {
 	}
 	p := Provider{ID: r.row.ID, Name: r.row.Name, Type: Type(r.row.Type), DisplayName: r.row.DisplayName,
 		Enabled: r.row.Enabled, Deleted: r.row.Deleted, BaseURL: r.row.BaseUrl,
-		APIKeys: make([]Key, len(r.keys)), CreatedAt: r.row.CreatedAt.UTC(), UpdatedAt: r.row.UpdatedAt.UTC()}
+		APIKeys: make([]Key, len(r.keys)), CreatedAt: r.row.CreatedAt.UTC(), UpdatedAt: r.row.UpdatedAt.UTC(),
+		Warnings: BaseURLWarnings(Type(r.row.Type), r.row.BaseUrl)}
 	if st != nil {
 		p.Settings = &SettingsView{Settings: *st, HasCredentials: r.row.Credentials != nil}
 	}

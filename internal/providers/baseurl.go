@@ -1,0 +1,59 @@
+package providers
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Warning is something about a stored provider that is allowed but likely
+// wrong. It is computed from the stored fields each time a provider is
+// shown, never stored, so it cannot go stale.
+type Warning struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+// versionSegment matches an API version as vendors write it in paths: v1,
+// v2, v1beta, v1alpha1.
+var versionSegment = regexp.MustCompile(`^v[0-9]+([a-z]+[0-9]*)?$`)
+
+// BaseURLWarnings returns the warnings for the two base-URL mistakes
+// operators make, which the gateway cannot tell from a deliberate layout:
+// an openai base URL without the API version (the OPENAI_BASE_URL
+// convention includes it, so requests would miss it), and an anthropic one
+// ending in it (the ANTHROPIC_BASE_URL convention excludes it, so requests
+// would get it twice). A base URL never holds credentials or a query
+// (NormalizeBaseURL refuses them), so the details are safe to show and log.
+func BaseURLWarnings(typ Type, baseURL string) []Warning {
+	base, err := NormalizeBaseURL(baseURL)
+	if err != nil {
+		return nil
+	}
+	scheme, rest, _ := strings.Cut(base, "://")
+	host, path, _ := strings.Cut(rest, "/")
+	root := scheme + "://" + host + "/"
+	segments := strings.Split(strings.Trim(path, "/"), "/")
+	switch typ {
+	case OpenAI:
+		for _, s := range segments {
+			if versionSegment.MatchString(s) {
+				return nil
+			}
+		}
+		return []Warning{{Field: "base_url", Detail: "has no API version segment: requests go to " + base +
+			"chat/completions; OpenAI-type base URLs include the version, such as " + base +
+			"v1/ (ignore this if the server serves the API at its root)"}}
+	case Anthropic:
+		last := segments[len(segments)-1]
+		if !versionSegment.MatchString(last) {
+			return nil
+		}
+		without := root + strings.Join(segments[:len(segments)-1], "/")
+		if !strings.HasSuffix(without, "/") {
+			without += "/"
+		}
+		return []Warning{{Field: "base_url", Detail: "ends in the API version: requests go to " + base +
+			"v1/messages; Anthropic-type base URLs exclude it, such as " + without}}
+	}
+	return nil
+}
