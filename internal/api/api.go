@@ -6,10 +6,7 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,9 +21,6 @@ import (
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/users"
 )
-
-// maxBodyBytes bounds request bodies; admin requests are small.
-const maxBodyBytes = 1 << 20
 
 // API holds the handlers' dependencies.
 type API struct {
@@ -196,31 +190,6 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	a.logger.Error("request failed", "request_id", httpserver.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "error", err)
 	httpserver.WriteError(w, r, http.StatusInternalServerError, "Internal error.", "The error was logged with this request's ID.")
-}
-
-// decode reads a JSON body strictly: unknown fields are an error, so a typo
-// in a field name is reported rather than silently ignored.
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		detail := "must be a JSON object"
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &typeErr):
-			return apperr.Invalid(apperr.Validation{Field: typeErr.Field, Detail: fmt.Sprintf("must be a %s", typeErr.Type.Kind())})
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return apperr.Invalid(apperr.Validation{Field: field, Detail: "unknown field"})
-		case errors.Is(err, io.EOF):
-			detail = "a JSON body is required"
-		}
-		return apperr.Invalid(apperr.Validation{Field: "body", Detail: detail})
-	}
-	if dec.More() {
-		return apperr.Invalid(apperr.Validation{Field: "body", Detail: "must hold a single JSON object"})
-	}
-	return nil
 }
 
 func actorOf(p *auth.Principal) audit.Actor {

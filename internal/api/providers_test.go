@@ -96,7 +96,7 @@ func TestProviderValidation(t *testing.T) {
 		{"unknown key id", "PATCH", "/api/v1/providers/openai", map[string]any{"api_keys": []any{map[string]any{"id": "00000000-0000-0000-0000-000000000000"}}}, "api_keys[0].id", "no key"},
 		{"bedrock patch adds keys", "PATCH", "/api/v1/providers/bedrock", map[string]any{"api_keys": []any{key("sk-1234567890")}}, "api_keys", "takes no api_keys"},
 		{"settings on openai patch", "PATCH", "/api/v1/providers/openai", map[string]any{"settings": map[string]any{"region": "x"}}, "settings", "only to bedrock"},
-		{"wrong JSON type", "PATCH", "/api/v1/providers/openai", map[string]any{"enabled": "yes"}, "enabled", "must be a bool"},
+		{"wrong JSON type", "PATCH", "/api/v1/providers/openai", map[string]any{"enabled": "yes"}, "enabled", "must be true or false"},
 	} {
 		code, body := r.do(c.method, c.path, owner, c.body)
 		require.Equal(t, http.StatusBadRequest, code, "%s: %v", c.name, body)
