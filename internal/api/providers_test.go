@@ -147,3 +147,53 @@ func TestProviderKeyRotationAndNoLeaks(t *testing.T) {
 		}
 	}
 }
+
+// A base URL against the vendor's convention is stored (it may be
+// deliberate) and answered with a warning on every read until it is fixed.
+func TestProviderBaseURLWarnings(t *testing.T) {
+	t.Parallel()
+	r, _, owner := setup(t)
+	const openaiWarning = "has no API version segment: requests go to https://llm.corp.example/chat/completions; OpenAI-type base URLs include the version, such as https://llm.corp.example/v1/ (ignore this if the server serves the API at its root)"
+	const anthropicWarning = "ends in the API version: requests go to https://api.anthropic.com/v1/v1/messages; Anthropic-type base URLs exclude it, such as https://api.anthropic.com/"
+	const key = "sk-warn-SECRET-0123456789abcdefghij"
+	warnings := func(p map[string]any) []any {
+		ws, _ := p["warnings"].([]any)
+		return ws
+	}
+	code, body := r.do("POST", "/api/v1/providers", owner, map[string]any{"name": "corp", "type": "openai",
+		"base_url": "https://llm.corp.example", "api_keys": []any{map[string]any{"api_key": key}}})
+	require.Equal(t, http.StatusCreated, code, body)
+	want := []any{map[string]any{"field": "base_url", "detail": openaiWarning}}
+	require.Equal(t, want, warnings(body))
+	code, body = r.do("GET", "/api/v1/providers/corp", owner, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, want, warnings(body))
+
+	code, body = r.do("POST", "/api/v1/providers", owner, map[string]any{"name": "claude", "type": "anthropic", "base_url": "https://api.anthropic.com/v1/"})
+	require.Equal(t, http.StatusCreated, code, body)
+	require.Equal(t, []any{map[string]any{"field": "base_url", "detail": anthropicWarning}}, warnings(body))
+	code, body = r.do("POST", "/api/v1/providers", owner, map[string]any{"name": "openai", "type": "openai"})
+	require.Equal(t, http.StatusCreated, code, body)
+	require.NotContains(t, body, "warnings", "the default base URL is right")
+
+	code, body = r.do("GET", "/api/v1/providers", owner, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	byName := map[string][]any{}
+	for _, p := range body["providers"].([]any) {
+		byName[p.(map[string]any)["name"].(string)] = warnings(p.(map[string]any))
+	}
+	require.Equal(t, map[string][]any{"claude": {map[string]any{"field": "base_url", "detail": anthropicWarning}}, "corp": want, "openai": nil}, byName)
+
+	code, body = r.do("PATCH", "/api/v1/providers/corp", owner, map[string]any{"base_url": "https://llm.corp.example/v1/"})
+	require.Equal(t, http.StatusOK, code, body)
+	require.NotContains(t, body, "warnings", "fixed: the warning is computed, never stored")
+	code, body = r.do("GET", "/api/v1/providers/corp", owner, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.NotContains(t, body, "warnings")
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, resp := range r.responses {
+		require.NotContains(t, resp, key)
+	}
+}

@@ -582,3 +582,43 @@ func TestProvidersBedrockCLI(t *testing.T) {
 
 	r.requireNoSecretsInOutput(awsAccessKey, awsSecret, "MIDDLEACCESS", "MIDDLESECRET", providerKey1)
 }
+
+// TestProvidersBaseURLWarningCLI: a base URL against the vendor's convention
+// is created all the same, and create, edit and show say why it is likely
+// wrong on stderr, leaving stdout to the provider.
+func TestProvidersBaseURLWarningCLI(t *testing.T) {
+	t.Parallel()
+	url := startAPI(t)
+	r := newRunner(t)
+	loginFirstOwner(t, r, url)
+	const openaiWarning = "warning: base_url: has no API version segment: requests go to https://llm.corp.example/chat/completions; OpenAI-type base URLs include the version, such as https://llm.corp.example/v1/ (ignore this if the server serves the API at its root)\n"
+	const anthropicWarning = "warning: base_url: ends in the API version: requests go to https://api.anthropic.com/v1/v1/messages; Anthropic-type base URLs exclude it, such as https://api.anthropic.com/\n"
+
+	code, out, errOut := r.run(providerKey1+"\n", nil, "providers", "create", "corp", "--type", "openai", "--base-url", "https://llm.corp.example/", "--api-key-stdin")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, openaiWarning, errOut)
+	require.Regexp(t, `(?m)^Base URL:\s+https://llm\.corp\.example/$`, out)
+
+	code, out, errOut = r.run("", nil, "providers", "show", "corp", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, openaiWarning, errOut)
+	var p client.Provider
+	require.NoError(t, json.Unmarshal([]byte(out), &p), "stdout stays plain JSON")
+	require.Equal(t, []client.ProviderWarning{{Field: "base_url", Detail: strings.TrimSuffix(strings.TrimPrefix(openaiWarning, "warning: base_url: "), "\n")}}, p.Warnings)
+
+	code, _, errOut = r.run("", nil, "providers", "edit", "corp", "--base-url", "https://llm.corp.example/v1/")
+	require.Equal(t, 0, code, errOut)
+	require.Empty(t, errOut, "fixed")
+
+	code, _, errOut = r.run("", nil, "providers", "create", "claude", "--type", "anthropic", "--base-url", "https://api.anthropic.com/v1")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, anthropicWarning, errOut)
+	code, _, errOut = r.run("", nil, "providers", "edit", "claude", "--display-name", "Claude")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, anthropicWarning, errOut, "every edit says it again until the base URL is fixed")
+
+	code, _, errOut = r.run("", nil, "providers", "create", "openai", "--type", "openai")
+	require.Equal(t, 0, code, errOut)
+	require.Empty(t, errOut, "the default base URL is right")
+	r.requireNoSecretsInOutput(providerKey1)
+}

@@ -74,14 +74,23 @@ func providersShowCommand() *Command {
 	return clientCommand{
 		name: "providers show", usage: "NAME|ID", nargs: 1,
 		summary: "Show one provider, by name or id, with its keys masked",
-		run: func(ctx context.Context, _ IO, c *client.Client, out output, args []string) error {
+		run: func(ctx context.Context, io IO, c *client.Client, out output, args []string) error {
 			p, err := c.GetProvider(ctx, args[0])
 			if err != nil {
 				return err
 			}
+			warn(io, p)
 			return writeProvider(out, p)
 		},
 	}.command()
+}
+
+// warn prints the provider's warnings on stderr, in both output formats:
+// stdout may be a script's JSON, and the command still succeeds.
+func warn(io IO, p client.Provider) {
+	for _, w := range p.Warnings {
+		fmt.Fprintf(io.Stderr, "warning: %s: %s\n", w.Field, w.Detail)
+	}
 }
 
 // writeProvider prints one provider as JSON or as a field list followed by
@@ -261,6 +270,7 @@ func providersCreateCommand() *Command {
 			if err != nil {
 				return err
 			}
+			warn(io, p)
 			return writeProvider(out, p)
 		},
 	}.command()
@@ -374,6 +384,7 @@ func providersEditCommand() *Command {
 			if err != nil {
 				return err
 			}
+			warn(io, pr)
 			return writeProvider(out, pr)
 		},
 	}.command()

@@ -225,6 +225,14 @@ type Provider struct {
 	APIKeys     []ProviderKey     `json:"api_keys"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
+	Warnings    []ProviderWarning `json:"warnings,omitempty"`
+}
+
+// ProviderWarning is something the server accepted but that is likely a
+// mistake, such as a base URL against the vendor's convention.
+type ProviderWarning struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
 }
 
 // ProviderSettings are a Bedrock provider's settings; the credentials are
