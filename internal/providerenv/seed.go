@@ -214,6 +214,14 @@ func Seed(ctx context.Context, db *database.DB, svc *providers.Service, cfg Conf
 		default:
 			logger.Debug("provider from environment matches the database", "name", name)
 		}
+		switch s.Outcome {
+		case Create, Unchanged, KeyDiffers:
+			// Served from this base URL now, so say so at every start
+			// until it is fixed; the detail holds no key.
+			for _, w := range providers.BaseURLWarnings(s.Provider.Spec.Type, s.Provider.Spec.BaseURL) {
+				logger.Warn("provider base URL is likely wrong", "name", name, "variables", source, "field", w.Field, "detail", w.Detail)
+			}
+		}
 	}
 	return nil
 }

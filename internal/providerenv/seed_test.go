@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -312,4 +313,39 @@ func TestSeedWaitsForTheLock(t *testing.T) {
 	require.NoError(t, tx.Rollback(ctx))
 	require.NoError(t, <-done)
 	require.Equal(t, 1, count(t, a.db, "SELECT count(*) FROM ai_providers"))
+}
+
+// A base URL against the vendor's convention is seeded (it may be
+// deliberate) and named in one warning line per provider at every start,
+// without its key.
+func TestSeedWarnsOfBaseURLs(t *testing.T) {
+	t.Parallel()
+	s := newSeeder(t, testdb.URL(t), nil)
+	environ := []string{
+		"AIGATE_OPENAI_KEY=" + openaiKey1, "AIGATE_OPENAI_BASE_URL=https://llm.corp.example",
+		"AIGATE_ANTHROPIC_KEY=" + openaiKey2, "AIGATE_ANTHROPIC_BASE_URL=https://api.anthropic.com/v1/",
+		"AIGATE_PROVIDER_0_TYPE=openai", "AIGATE_PROVIDER_0_NAME=vllm", "AIGATE_PROVIDER_0_BASE_URL=http://127.0.0.1:8000/v1",
+	}
+	wantLines := []string{
+		`level=WARN msg="provider base URL is likely wrong" name=anthropic variables=AIGATE_ANTHROPIC_* field=base_url detail="ends in the API version: requests go to https://api.anthropic.com/v1/v1/messages; Anthropic-type base URLs exclude it, such as https://api.anthropic.com/"`,
+		`level=WARN msg="provider base URL is likely wrong" name=openai variables=AIGATE_OPENAI_* field=base_url detail="has no API version segment: requests go to https://llm.corp.example/chat/completions; OpenAI-type base URLs include the version, such as https://llm.corp.example/v1/ (ignore this if the server serves the API at its root)"`,
+	}
+	warnings := func() []string {
+		var out []string
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			if strings.Contains(line, "provider base URL is likely wrong") {
+				_, rest, _ := strings.Cut(line, " level=") // drop the time
+				out = append(out, "level="+rest)
+			}
+		}
+		return out
+	}
+	for _, round := range []string{"seeded", "matched"} {
+		s.logs.Reset()
+		require.NoError(t, s.seed(t, environ), round)
+		require.Equal(t, wantLines, warnings(), round)
+		require.NotContains(t, s.logs.String(), openaiKey1)
+		require.NotContains(t, s.logs.String(), openaiKey2)
+	}
+	require.Equal(t, 3, count(t, s.db, "SELECT count(*) FROM ai_providers"), "warned, not refused")
 }
