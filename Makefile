@@ -39,6 +39,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 100000x: inputs, or a durati
 	$(GO) test -run '^$$' -fuzz '^FuzzDecrypt$$' -fuzztime $(FUZZTIME) ./internal/encryption
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME) ./internal/sse
 	$(GO) test -run '^$$' -fuzz '^FuzzStreamParser$$' -fuzztime $(FUZZTIME) ./internal/llmwire
+	$(GO) test -run '^$$' -fuzz '^FuzzAskStreamUsage$$' -fuzztime $(FUZZTIME) ./internal/llmwire
 	$(GO) test -run '^$$' -fuzz '^FuzzStreamDecoder$$' -fuzztime $(FUZZTIME) ./internal/bedrock
 
 .PHONY: bench

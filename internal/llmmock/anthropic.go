@@ -74,6 +74,10 @@ func (x *exchange) messages() {
 // output_tokens); message_stop. Without text, ping follows the first
 // content_block_start or, with no blocks at all, message_start.
 func (x *exchange) messagesStream(req messagesRequest, p plan) {
+	x.errorEvent = func() bool {
+		typ, msg := anthropicErrorFor(529)
+		return x.event("error", obj{{"type", "error"}, {"error", obj{{"type", typ}, {"message", msg}}}, {"request_id", x.requestID}})
+	}
 	x.startStream()
 	if x.anthropicEvents(req.Model, p, x.event, nil) {
 		x.completed = true

@@ -28,6 +28,9 @@ type exchange struct {
 	body      []byte
 	requestID string
 	format    format
+	// errorEvent writes the provider's error event that ends the stream,
+	// for ErrorAfter; set by each streaming endpoint.
+	errorEvent func() bool
 
 	completed bool // the whole response was written
 	cancelled bool // the client went away first
@@ -36,9 +39,15 @@ type exchange struct {
 
 // route checks the key and the configured failures, then answers.
 func (x *exchange) route() {
-	path := x.r.URL.Path
-	for strings.HasPrefix(path, "/v1/") {
-		path = path[len("/v1"):]
+	// The API's own path after "/v1", or "" (404) when the request is not
+	// where the real API is.
+	root := "/v1/"
+	if prefix := strings.Trim(x.opts.PathPrefix, "/"); prefix != "" {
+		root = "/" + prefix + root
+	}
+	path := ""
+	if rest, ok := strings.CutPrefix(x.r.URL.Path, root); ok {
+		path = "/" + rest
 	}
 	method := x.r.Method
 
@@ -314,6 +323,12 @@ func (x *exchange) textDelta(i int, event func() bool) bool {
 	}
 	if x.opts.FailAfter > 0 && i+1 == x.opts.FailAfter {
 		x.abort()
+		return false
+	}
+	if x.opts.ErrorAfter > 0 && i+1 == x.opts.ErrorAfter && x.errorEvent != nil {
+		if x.errorEvent() {
+			x.completed = true
+		}
 		return false
 	}
 	return true

@@ -4,12 +4,17 @@
 //
 // # Base URLs
 //
-// One Server answers both providers. Point the OpenAI SDK at
-// [Server.OpenAIBaseURL] (URL + "v1"; the SDK appends "chat/completions") and
-// the Anthropic SDK at [Server.AnthropicBaseURL] (URL; the SDK appends
-// "v1/messages"). Routing ignores any number of leading "/v1" segments, so
-// "/chat/completions", "/v1/chat/completions" and "/v1/v1/chat/completions"
-// all reach the same handler: assert [Seen.Path] when the exact path matters.
+// One Server answers both providers, each where its real API is: every
+// endpoint is under "/v1/", as at https://api.openai.com/v1/ and
+// https://api.anthropic.com/v1/, and nowhere else ("/chat/completions" and
+// "/v1/v1/chat/completions" are 404, as upstream). Configure clients and
+// aigate providers the way users configure the vendors: the OpenAI SDK and
+// an openai provider with [Server.OpenAIBaseURL] (URL + "v1", like
+// OPENAI_BASE_URL; the SDK appends "chat/completions"), the Anthropic SDK
+// and an anthropic provider with [Server.AnthropicBaseURL] (URL, like
+// ANTHROPIC_BASE_URL; the SDK appends "v1/messages"). With
+// Options.PathPrefix the API sits under a prefix instead, as behind a
+// corporate proxy ("/openai" → "/openai/v1/chat/completions").
 //
 // # Which format answers
 //
@@ -88,6 +93,24 @@ type Options struct {
 	// chunked body, no terminating chunk. A value above the number of deltas
 	// has no effect.
 	FailAfter int
+	// ErrorAfter, when positive, ends a streamed response after that many
+	// text deltas with the provider's own error event, and nothing after it:
+	// chat completions a data line {"error": {...}} (server_error), responses
+	// a response.failed event (or, with ResponsesErrorEvent, an error event),
+	// Anthropic an error event (overloaded_error, "Overloaded"). The HTTP
+	// response ends cleanly and is Completed.
+	ErrorAfter int
+	// ResponsesErrorEvent makes ErrorAfter end a responses stream with an
+	// "error" event instead of "response.failed".
+	ResponsesErrorEvent bool
+	// RejectStreamOptions answers a chat completions request that has a
+	// stream_options member with 400, as servers that do not know it do
+	// (older Azure OpenAI API versions).
+	RejectStreamOptions bool
+	// PathPrefix, such as "/openai", puts the whole API under that path: a
+	// request must then start with PathPrefix + "/v1/". Set it at New; the
+	// base URL methods include it.
+	PathPrefix string
 	// Status, when non-zero, is the status of every intercepted request
 	// (chat/completions, responses, messages), with the provider's error
 	// body: e.g. 400, 500, 529.
@@ -217,12 +240,22 @@ func (s *Server) Close() {
 	})
 }
 
-// OpenAIBaseURL is the base URL for the OpenAI SDK: URL + "v1".
-func (s *Server) OpenAIBaseURL() string { return s.URL + "v1" }
+// OpenAIBaseURL is the base URL in the OPENAI_BASE_URL convention, for the
+// OpenAI SDK and openai providers: URL + "v1" (after the path prefix).
+func (s *Server) OpenAIBaseURL() string { return s.AnthropicBaseURL() + "v1" }
 
-// AnthropicBaseURL is the base URL for the Anthropic SDK: URL (the SDK adds
-// "v1/").
-func (s *Server) AnthropicBaseURL() string { return s.URL }
+// AnthropicBaseURL is the base URL in the ANTHROPIC_BASE_URL convention, for
+// the Anthropic SDK and anthropic providers: URL (after the path prefix; the
+// SDK adds "v1/").
+func (s *Server) AnthropicBaseURL() string {
+	s.mu.Lock()
+	prefix := strings.Trim(s.opts.PathPrefix, "/")
+	s.mu.Unlock()
+	if prefix == "" {
+		return s.URL
+	}
+	return s.URL + prefix + "/"
+}
 
 // Requests returns copies of the requests received so far, in arrival
 // order. Cancelled and Completed are filled once a request's handler has

@@ -37,3 +37,16 @@ func (o obj) MarshalJSON() ([]byte, error) {
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
+
+// with returns a copy of o with key k set to v (replaced in place, or
+// appended).
+func (o obj) with(k string, v any) obj {
+	out := append(obj(nil), o...)
+	for i := range out {
+		if out[i].k == k {
+			out[i].v = v
+			return out
+		}
+	}
+	return append(out, kv{k, v})
+}

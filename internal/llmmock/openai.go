@@ -75,6 +75,13 @@ func (x *exchange) chatCompletions() {
 	if !x.parseBody(&req) {
 		return
 	}
+	if x.opts.RejectStreamOptions {
+		var members map[string]json.RawMessage
+		if json.Unmarshal(x.body, &members) == nil && members["stream_options"] != nil {
+			x.writeError(http.StatusBadRequest, "Unrecognized request argument supplied: stream_options")
+			return
+		}
+	}
 	p := x.plan(len(req.Tools) > 0)
 	if req.Stream {
 		x.chatStream(req, p)
@@ -140,6 +147,10 @@ func (x *exchange) chatStream(req chatRequest, p plan) {
 		return []any{obj{{"index", 0}, {"delta", delta}, {"logprobs", nil}, {"finish_reason", finish}}}
 	}
 
+	x.errorEvent = func() bool {
+		typ, code, msg := openAIErrorFor(http.StatusInternalServerError)
+		return x.event("", obj{{"error", obj{{"message", msg}, {"type", typ}, {"param", nil}, {"code", code}}}})
+	}
 	x.startStream()
 	var first any = ""
 	if p.deltas == 0 {
@@ -310,6 +321,15 @@ func (x *exchange) responsesStream(req responsesRequest, p plan) {
 		return x.event(typ, e)
 	}
 	inProgress := responseObject(ResponseID, req.Model, "in_progress", nil, req.Tools, nil)
+	x.errorEvent = func() bool {
+		_, _, msg := openAIErrorFor(http.StatusInternalServerError)
+		if x.opts.ResponsesErrorEvent {
+			return ev("error", kv{"code", "server_error"}, kv{"message", msg}, kv{"param", nil})
+		}
+		failed := responseObject(ResponseID, req.Model, "failed", nil, req.Tools, nil).
+			with("error", obj{{"code", "server_error"}, {"message", msg}})
+		return ev("response.failed", kv{"response", failed})
+	}
 
 	x.startStream()
 	if !ev("response.created", kv{"response", inProgress}) || !ev("response.in_progress", kv{"response", inProgress}) {

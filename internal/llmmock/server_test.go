@@ -185,17 +185,101 @@ func TestNotFoundAndBadJSON(t *testing.T) {
 	assert.Contains(t, body, `"type":"invalid_request_error"`)
 }
 
-func TestLenientPaths(t *testing.T) {
+// The API is where the vendors put it, and nowhere else: a client or
+// gateway that doubles or drops the version gets the vendor's 404.
+func TestPathsAreTheVendors(t *testing.T) {
 	t.Parallel()
 	s := llmmock.New(t, llmmock.Options{})
-	for _, path := range []string{"chat/completions", "v1/chat/completions", "v1/v1/chat/completions"} {
-		res, _, err := rawRequest(t, http.MethodPost, s.URL+path, `{"model":"m"}`, map[string]string{"Authorization": "Bearer k"})
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"v1/chat/completions", http.StatusOK},
+		{"chat/completions", http.StatusNotFound},
+		{"v1/v1/chat/completions", http.StatusNotFound},
+		{"openai/v1/chat/completions", http.StatusNotFound},
+	} {
+		res, body, err := rawRequest(t, http.MethodPost, s.URL+tc.path, `{"model":"m"}`, map[string]string{"Authorization": "Bearer k"})
 		require.NoError(t, err)
-		assert.Equal(t, http.StatusOK, res.StatusCode, path)
+		assert.Equal(t, tc.status, res.StatusCode, tc.path)
+		if tc.status == http.StatusNotFound {
+			assert.Contains(t, body, "Invalid URL (POST /"+tc.path+")")
+		}
 	}
+	res, _, err := rawRequest(t, http.MethodPost, s.URL+"messages", `{"model":"m","max_tokens":1}`, map[string]string{"x-api-key": "k"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
 	seen := s.Requests()
-	require.Len(t, seen, 3)
+	require.Len(t, seen, 5)
 	assert.Equal(t, "/v1/v1/chat/completions", seen[2].Path, "Seen keeps the path as received")
+
+	// Behind a path prefix, as a corporate proxy serves it.
+	p := llmmock.New(t, llmmock.Options{PathPrefix: "/openai"})
+	assert.Equal(t, p.URL+"openai/v1", p.OpenAIBaseURL())
+	assert.Equal(t, p.URL+"openai/", p.AnthropicBaseURL())
+	res, _, err = rawRequest(t, http.MethodPost, p.OpenAIBaseURL()+"/chat/completions", `{"model":"m"}`, map[string]string{"Authorization": "Bearer k"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	res, _, err = rawRequest(t, http.MethodPost, p.URL+"v1/chat/completions", `{"model":"m"}`, map[string]string{"Authorization": "Bearer k"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+}
+
+// ErrorAfter ends each format's stream with that provider's own error
+// event and nothing after it; the response is complete.
+func TestErrorAfterEndsWithTheProvidersErrorEvent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, path, body, auth string
+		opts                   llmmock.Options
+		last                   sseEvent
+	}{
+		{"chat", "v1/chat/completions", `{"model":"m","stream":true}`, "Authorization", llmmock.Options{ErrorAfter: 2},
+			sseEvent{"", `{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}`}},
+		{"responses failed", "v1/responses", `{"model":"m","stream":true}`, "Authorization", llmmock.Options{ErrorAfter: 2}, sseEvent{name: "response.failed"}},
+		{"responses error", "v1/responses", `{"model":"m","stream":true}`, "Authorization", llmmock.Options{ErrorAfter: 2, ResponsesErrorEvent: true},
+			sseEvent{"error", `{"type":"error","code":"server_error","message":"The server had an error while processing your request. Sorry about that!","param":null,"sequence_number":6}`}},
+		{"messages", "v1/messages", `{"model":"m","max_tokens":1,"stream":true}`, "x-api-key", llmmock.Options{ErrorAfter: 2},
+			sseEvent{"error", `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_mock_1"}`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := llmmock.New(t, tc.opts)
+			key := "k"
+			if tc.auth == "Authorization" {
+				key = "Bearer k"
+			}
+			res, body, err := rawRequest(t, http.MethodPost, s.URL+tc.path, tc.body, map[string]string{tc.auth: key})
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			events := parseSSE(t, body)
+			last := events[len(events)-1]
+			assert.Equal(t, tc.last.name, last.name)
+			if tc.last.data != "" {
+				assert.JSONEq(t, tc.last.data, last.data)
+			} else {
+				assert.Contains(t, last.data, `"status":"failed"`)
+				assert.Contains(t, last.data, `"error":{"code":"server_error"`)
+			}
+			assert.Equal(t, 2, strings.Count(body, "chunk "), "two text deltas before the error")
+			assert.True(t, receive(t, s.Finished()).Completed)
+		})
+	}
+}
+
+// RejectStreamOptions refuses stream_options as an old Azure API version
+// does; a body without it is served.
+func TestRejectStreamOptions(t *testing.T) {
+	t.Parallel()
+	s := llmmock.New(t, llmmock.Options{RejectStreamOptions: true})
+	res, body, err := rawRequest(t, http.MethodPost, s.URL+"v1/chat/completions",
+		`{"model":"m","stream":true,"stream_options":{"include_usage":true}}`, map[string]string{"Authorization": "Bearer k"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+	assert.Contains(t, body, "Unrecognized request argument supplied: stream_options")
+	res, _, err = rawRequest(t, http.MethodPost, s.URL+"v1/chat/completions", `{"model":"m","stream":true}`, map[string]string{"Authorization": "Bearer k"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
 }
 
 func TestFailAfter(t *testing.T) {

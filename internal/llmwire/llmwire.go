@@ -152,6 +152,13 @@ type Result struct {
 	Completed bool
 }
 
+// Ended reports whether a stream reached an end its provider gave it: its
+// normal end (Completed) or the provider's own error event (Anthropic's
+// "error", a responses "error" or "response.failed", a chat data line with
+// an "error" object), after which a provider sends nothing more. A stream
+// that stops without either was cut.
+func (r Result) Ended() bool { return r.Completed || r.Error != "" }
+
 // StreamParser observes one SSE stream. It is not safe for concurrent use.
 type StreamParser interface {
 	// Event observes one event: event is its "event:" field (empty when it has
@@ -300,6 +307,10 @@ func (r *recorder) setError(msg string) {
 		r.res.Error = msg
 	}
 }
+
+// unnamedError is the Error of a stream that ended with the provider's error
+// event when the event says nothing readable: the stream still ended there.
+const unnamedError = "the provider ended the stream with an error event"
 
 // addCall records a tool call, or completes one already recorded. A call
 // with an ID is the call with that ID; a call without one (a chat argument

@@ -31,6 +31,7 @@ func (p *messagesParser) Event(event, data []byte) {
 		p.res.Completed = true
 	case "error":
 		p.setError(ParseError(data))
+		p.setError(unnamedError)
 	}
 }
 

@@ -26,8 +26,10 @@ func (p *responsesParser) Event(event, data []byte) {
 		}
 	case "response.failed":
 		p.responseEvent(data)
+		p.setError(unnamedError)
 	case "error":
 		p.setError(ParseError(data))
+		p.setError(unnamedError)
 	}
 }
 

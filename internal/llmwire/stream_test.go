@@ -671,3 +671,37 @@ func FuzzChatTextTemplate(f *testing.F) {
 		require.Equal(t, b.Result(), a.Result())
 	})
 }
+
+// A stream has ended when its provider ended it, normally or with its own
+// error event, even one that says nothing readable; a cut stream has not.
+func TestStreamEnded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		format llmwire.Format
+		stream string
+		ended  bool
+	}{
+		{"chat done", llmwire.OpenAIChat, chatTextUsage, true},
+		{"chat error line", llmwire.OpenAIChat, "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}\n\n", true},
+		{"chat cut", llmwire.OpenAIChat, "data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n", false},
+		{"responses failed without an error object", llmwire.OpenAIResponses, respCreated + "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",\"error\":null}}\n\n", true},
+		{"responses error event that is not JSON", llmwire.OpenAIResponses, respCreated + "event: error\ndata: oops\n\n", true},
+		{"responses cut", llmwire.OpenAIResponses, respCreated + respText, false},
+		{"messages error event that is not JSON", llmwire.AnthropicMessages, msgStart + "event: error\ndata: oops\n\n", true},
+		{"messages cut", llmwire.AnthropicMessages, msgStart + msgText, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := llmwire.NewStreamParser(tc.format)
+			for _, e := range sse(tc.stream) {
+				p.Event([]byte(e.name), []byte(e.data))
+			}
+			res := p.Result()
+			require.Equal(t, tc.ended, res.Ended(), "%+v", res)
+			if tc.ended && !res.Completed {
+				require.NotEmpty(t, res.Error)
+			}
+		})
+	}
+}
