@@ -29,7 +29,7 @@ type shapeTarget struct {
 	Ratio   float64        `json:"ratio"`
 	Quoted  int            `json:"quoted,string"`
 	Ignored string         `json:"-"`
-	Untaged string         // matched by its Go name, exactly
+	Untagged string         // matched by its Go name, exactly
 	Custom  shapeCustom    `json:"custom"`
 	Lists   [][]int        `json:"lists"`
 	Tags    map[string]int `json:"tags"`
@@ -49,8 +49,8 @@ func TestShapeKinds(t *testing.T) {
 		{`{"ratio":"0.5"}`, "ratio", "must be a number"},
 		{`{"ratio":1e400}`, "ratio", "must be a number that fits in 64 bits"},
 		{`{"Ignored":"x"}`, "Ignored", "unknown field"},
-		{`{"untaged":"x"}`, "untaged", "unknown field"},
-		{`{"Untaged":1}`, "Untaged", "must be a string"},
+		{`{"untagged":"x"}`, "untagged", "unknown field"},
+		{`{"Untagged":1}`, "Untagged", "must be a string"},
 		{`{"lists":[[1],[2,"3"]]}`, "lists[1][1]", "must be a whole number"},
 		{`{"lists":[1]}`, "lists[0]", "must be an array"},
 		{`{"tags":[]}`, "tags", "must be an object"},
@@ -63,7 +63,7 @@ func TestShapeKinds(t *testing.T) {
 		require.Equal(t, []apperr.Validation{{Field: c.field, Detail: c.detail}}, e.Validations, c.body)
 	}
 	for _, ok := range []string{
-		`{"count":-3,"small":-128,"size":65535,"ratio":2,"quoted":"12","Untaged":"x","custom":[1,"anything"],"lists":[[1],null],"tags":{"a":1}}`,
+		`{"count":-3,"small":-128,"size":65535,"ratio":2,"quoted":"12","Untagged":"x","custom":[1,"anything"],"lists":[[1],null],"tags":{"a":1}}`,
 		`{"count":null,"ratio":null,"lists":null,"tags":null,"custom":null}`,
 		`null`,
 	} {
@@ -79,7 +79,7 @@ func decodeString(body string) error {
 
 func TestDecodeBodyTooLarge(t *testing.T) {
 	t.Parallel()
-	big, err := json.Marshal(map[string]string{"Untaged": strings.Repeat("x", maxBodyBytes)})
+	big, err := json.Marshal(map[string]string{"Untagged": strings.Repeat("x", maxBodyBytes)})
 	require.NoError(t, err)
 	r, _ := http.NewRequest("POST", "/", bytes.NewReader(big))
 	e, ok := apperr.As(decode(r, &shapeTarget{}))
