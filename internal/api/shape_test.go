@@ -24,15 +24,15 @@ func (*shapeCustom) UnmarshalJSON([]byte) error { return nil }
 
 type shapeTarget struct {
 	shapeInner
-	Small   int8           `json:"small"`
-	Size    uint16         `json:"size"`
-	Ratio   float64        `json:"ratio"`
-	Quoted  int            `json:"quoted,string"`
-	Ignored string         `json:"-"`
+	Small    int8           `json:"small"`
+	Size     uint16         `json:"size"`
+	Ratio    float64        `json:"ratio"`
+	Quoted   int            `json:"quoted,string"`
+	Ignored  string         `json:"-"`
 	Untagged string         // matched by its Go name, exactly
-	Custom  shapeCustom    `json:"custom"`
-	Lists   [][]int        `json:"lists"`
-	Tags    map[string]int `json:"tags"`
+	Custom   shapeCustom    `json:"custom"`
+	Lists    [][]int        `json:"lists"`
+	Tags     map[string]int `json:"tags"`
 }
 
 func TestShapeKinds(t *testing.T) {
