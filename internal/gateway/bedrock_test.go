@@ -175,9 +175,12 @@ func TestBedrockStreamFailure(t *testing.T) {
 		name     string
 		opts     llmmock.BedrockOptions
 		wantType string // the Anthropic error type the SDK sees
+		// wantError is the interception's error: Bedrock's own exception
+		// as the client saw it, or "" for aigate's text about a cut stream.
+		wantError string
 	}{
-		{"throttled", llmmock.BedrockOptions{Events: 6, ThrottleAfter: 2}, "rate_limit_error"},
-		{"cut", llmmock.BedrockOptions{Events: 6, FailAfter: 2}, "api_error"},
+		{"throttled", llmmock.BedrockOptions{Events: 6, ThrottleAfter: 2}, "rate_limit_error", "rate_limit_error: " + llmmock.ThrottleMessage},
+		{"cut", llmmock.BedrockOptions{Events: 6, FailAfter: 2}, "api_error", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -201,7 +204,11 @@ func TestBedrockStreamFailure(t *testing.T) {
 			require.Equal(t, "upstream_error", rows[0].Status)
 			require.True(t, rows[0].Streaming)
 			require.NotNil(t, rows[0].Error)
-			require.NotEmpty(t, *rows[0].Error)
+			if tc.wantError != "" {
+				require.Equal(t, tc.wantError, *rows[0].Error)
+			} else {
+				require.Contains(t, *rows[0].Error, "the provider")
+			}
 			require.Equal(t, []string{"bedrock"}, e.providerTypes())
 			requireNoToken(t, e.token, mock.Requests())
 		})

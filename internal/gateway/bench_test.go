@@ -62,7 +62,7 @@ func BenchmarkStream(b *testing.B) {
 	})
 	b.Run("gateway", func(b *testing.B) {
 		e := setup(b, options{})
-		e.addProvider("oa", "openai", mock.URL, openAIKey)
+		e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
 		run(b, e.url+"/ai/oa/v1/chat/completions", e.token)
 	})
 }

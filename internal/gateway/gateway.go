@@ -149,7 +149,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.reject(w, r, sh, p.name, http.StatusBadRequest, "could not read the request body")
 		return
 	}
-	x := &exchange{g: g, w: w, r: r, p: p, ep: ep, principal: principal, body: body, start: start, status: interceptions.StatusOK}
+	x := &exchange{g: g, w: w, r: r, p: p, ep: ep, principal: principal, body: body, upstreamBody: body, start: start, status: interceptions.StatusOK}
 	if ep.intercepted() {
 		req, err := llmwire.ParseRequest(ep.format, body)
 		if err != nil {
@@ -157,6 +157,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		x.model, x.stream = req.Model, req.Stream
+		if ep.format == llmwire.OpenAIChat && req.Stream {
+			x.upstreamBody, x.usageAsked = llmwire.AskStreamUsage(body)
+		}
 	}
 	x.serve()
 }
@@ -217,9 +220,14 @@ type exchange struct {
 	p         *provider
 	ep        endpoint
 	principal auth.Principal
-	body      []byte
-	model     string
-	stream    bool
+	// body is the client's request body; upstreamBody is what is sent, the
+	// same bytes unless usageAsked.
+	body, upstreamBody []byte
+	// usageAsked: aigate asked a chat stream for its usage on the client's
+	// behalf, so the usage-only chunk that answers is kept from the client.
+	usageAsked bool
+	model      string
+	stream     bool
 
 	start, firstByte time.Time
 	upstreamStatus   int

@@ -63,14 +63,14 @@ const AigateRequestIDHeader = "X-Aigate-Request-Id"
 func (x *exchange) newRequest(key *upstreamKey) (*http.Request, error) {
 	ctx := x.r.Context()
 	if x.p.typ == providers.Bedrock {
-		req, _, err := x.p.bedrock.NewRequest(ctx, x.body, x.r.Header, x.stream)
+		req, _, err := x.p.bedrock.NewRequest(ctx, x.upstreamBody, x.r.Header, x.stream)
 		return req, err
 	}
 	target := x.p.target + x.ep.path
 	if x.r.URL.RawQuery != "" {
 		target += "?" + x.r.URL.RawQuery
 	}
-	req, err := http.NewRequestWithContext(ctx, x.r.Method, target, bytes.NewReader(x.body))
+	req, err := http.NewRequestWithContext(ctx, x.r.Method, target, bytes.NewReader(x.upstreamBody))
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +124,10 @@ func (x *exchange) send() (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		if x.usageAsked && x.streamOptionsRefused(resp) {
+			x.upstreamBody, x.usageAsked = x.body, false
+			continue
+		}
 		if key == nil || (resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusTooManyRequests) {
 			return resp, nil
 		}
@@ -149,6 +153,29 @@ func (x *exchange) send() (*http.Response, error) {
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 		_ = resp.Body.Close()
 	}
+}
+
+// streamOptionsRefused reports whether the upstream refused the
+// stream_options that aigate added (older Azure API versions and some
+// OpenAI-compatible servers do not know the member), in which case it has
+// closed resp: the client's own body is then sent, once, and the stream is
+// recorded without usage. Otherwise resp is left to read from the start.
+func (x *exchange) streamOptionsRefused(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnprocessableEntity {
+		return false
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err == nil && bytes.Contains(head, []byte("stream_options")) {
+		_ = resp.Body.Close()
+		x.g.logger.Debug("the provider refused stream_options; sending the client's body as it came",
+			"request_id", httpserver.RequestID(x.r.Context()), "provider", x.p.name)
+		return true
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	return false
 }
 
 func (x *exchange) relay(resp *http.Response) {
@@ -196,7 +223,8 @@ func (x *exchange) writeHeader(resp *http.Response, contentType string) {
 		h.Del("Content-Length")
 	}
 	if isEventStream(h) {
-		// The stream may end with an error event the upstream did not send.
+		// The stream may lose the usage chunk aigate asked for, or end with
+		// an error event the upstream did not send.
 		h.Del("Content-Length")
 	}
 	x.w.WriteHeader(resp.StatusCode)
@@ -226,9 +254,12 @@ func (x *exchange) relaySSE(body io.Reader) {
 				x.result = parser.Result()
 			}
 			switch {
-			case parser != nil && x.result.Completed:
-				// The response is whole; a client that hangs up after the
-				// last event (SDKs stop reading at [DONE]) cancelled nothing.
+			case parser != nil && x.result.Ended():
+				// The response is whole, or the provider ended it with its
+				// own error event, which the client has as it was sent: a
+				// second, made-up error would only mislead. A client that
+				// hangs up after the last event (SDKs stop reading at
+				// [DONE]) cancelled nothing.
 				if x.result.Error != "" {
 					x.status, x.errMsg = interceptions.StatusUpstreamError, x.result.Error
 				}
@@ -244,6 +275,14 @@ func (x *exchange) relaySSE(body io.Reader) {
 				x.streamFailed(flusher, "the provider's stream failed", err)
 			}
 			return
+		}
+		if x.usageAsked && llmwire.IsUsageOnlyChunk(ev.Data) {
+			// Asked for by aigate, not by the client: read, not relayed.
+			parser.Event(ev.Name, ev.Data)
+			if flusher != nil && !rd.Complete() {
+				flusher.Flush()
+			}
+			continue
 		}
 		x.markFirstByte()
 		if _, err := x.w.Write(ev.Raw); err != nil {
@@ -370,7 +409,7 @@ func (x *exchange) relayBedrockStream(resp *http.Response) {
 		if err != nil {
 			x.result = parser.Result()
 			switch {
-			case x.result.Completed:
+			case x.result.Ended():
 				if x.result.Error != "" {
 					x.status, x.errMsg = interceptions.StatusUpstreamError, x.result.Error
 				}
@@ -379,8 +418,16 @@ func (x *exchange) relayBedrockStream(resp *http.Response) {
 			case x.r.Context().Err() != nil:
 				x.status = interceptions.StatusClientCancelled
 			default:
-				x.fail(interceptions.StatusUpstreamError, "the provider's stream failed", err)
-				out = append(append(append(out[:0], "event: error\ndata: "...), bedrock.ErrorEvent(err)...), "\n\n"...)
+				// Bedrock's own exceptions (throttling, a model error) are
+				// recorded as the Anthropic error the client receives.
+				ev := bedrock.ErrorEvent(err)
+				msg := "the provider's stream failed"
+				var ex *bedrock.ExceptionError
+				if errors.As(err, &ex) {
+					msg = llmwire.ParseError(ev)
+				}
+				x.fail(interceptions.StatusUpstreamError, msg, err)
+				out = append(append(append(out[:0], "event: error\ndata: "...), ev...), "\n\n"...)
 				_, _ = x.w.Write(out)
 				if flusher != nil {
 					flusher.Flush()

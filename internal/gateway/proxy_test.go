@@ -59,13 +59,15 @@ func post(t *testing.T, url, token, authHeader, reqBody string, header http.Head
 }
 
 // The gateway does not re-encode: the bytes the client gets are the bytes
-// the upstream sent, for every intercepted endpoint, streaming or not.
+// the upstream sent, for every intercepted endpoint, streaming or not. (A
+// chat stream whose client did not ask for usage is the one exception; see
+// TestChatStreamUsageAskedOnTheClientsBehalf.)
 func TestBodiesPassUnchanged(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{Events: 4})
-	e.addProvider("oa", "openai", mock.URL, openAIKey)
-	e.addProvider("an", "anthropic", mock.URL, anthropicKey)
+	e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
+	e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
 	for _, tc := range []struct{ provider, path, format, auth string }{
 		{"oa", "v1/chat/completions", chatBody, "bearer"},
 		{"oa", "v1/responses", responsesBody, "bearer"},
@@ -76,9 +78,13 @@ func TestBodiesPassUnchanged(t *testing.T) {
 			if tc.provider == "an" {
 				key = anthropicKey
 			}
-			direct, want := post(t, mock.URL+tc.path, key, tc.auth, body(tc.format, stream), nil)
+			reqBody := body(tc.format, stream)
+			if tc.format == chatBody && stream {
+				reqBody = strings.Replace(reqBody, `"stream":true`, `"stream":true,"stream_options":{"include_usage":true}`, 1)
+			}
+			direct, want := post(t, mock.URL+tc.path, key, tc.auth, reqBody, nil)
 			require.Equal(t, http.StatusOK, direct.StatusCode)
-			resp, got := post(t, e.url+"/ai/"+tc.provider+"/"+tc.path, e.token, tc.auth, body(tc.format, stream), nil)
+			resp, got := post(t, e.url+"/ai/"+tc.provider+"/"+tc.path, e.token, tc.auth, reqBody, nil)
 			require.Equal(t, http.StatusOK, resp.StatusCode, got)
 			require.Equal(t, want, got, "%s stream=%v", tc.path, stream)
 			require.Equal(t, direct.Header.Get("Content-Type"), resp.Header.Get("Content-Type"))
@@ -93,8 +99,8 @@ func TestAuthentication(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{Keys: []string{openAIKey, anthropicKey}})
-	e.addProvider("oa", "openai", mock.URL, openAIKey)
-	e.addProvider("an", "anthropic", mock.URL, anthropicKey)
+	e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
+	e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
 
 	resp, _ := post(t, e.url+"/ai/oa/v1/chat/completions", e.token, "bearer", body(chatBody, false), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -168,7 +174,7 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 	e := setup(t, options{})
 	const events, delay = 20, 50 * time.Millisecond
 	mock := llmmock.New(t, llmmock.Options{Events: events, EventDelay: delay})
-	e.addProvider("an", "anthropic", mock.URL, anthropicKey)
+	e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -221,7 +227,7 @@ func TestKeyFailover(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{Keys: []string{openAIKey, openAIKey2}, RateLimitedKeys: []string{openAIKey}})
-	e.addProvider("oa", "openai", mock.URL, openAIKey, openAIKey2)
+	e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey, openAIKey2)
 	for range 3 {
 		resp, got := post(t, e.url+"/ai/oa/v1/chat/completions", e.token, "bearer", body(chatBody, false), nil)
 		require.Equal(t, http.StatusOK, resp.StatusCode, got)
@@ -247,8 +253,8 @@ func TestUpstreamFailsMidStream(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{Events: 10, FailAfter: 3})
-	e.addProvider("an", "anthropic", mock.URL, anthropicKey)
-	e.addProvider("oa", "openai", mock.URL, openAIKey)
+	e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
+	e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
 
 	resp, got := post(t, e.url+"/ai/an/v1/messages", e.token, "x-api-key", body(messagesBody, true), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -274,7 +280,7 @@ func TestUpstreamErrorsPassThrough(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{Status: 529})
-	e.addProvider("an", "anthropic", mock.URL, anthropicKey)
+	e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
 	direct, want := post(t, mock.URL+"v1/messages", anthropicKey, "x-api-key", body(messagesBody, true), nil)
 	resp, got := post(t, e.url+"/ai/an/v1/messages", e.token, "x-api-key", body(messagesBody, true), nil)
 	require.Equal(t, direct.StatusCode, resp.StatusCode)
@@ -291,9 +297,9 @@ func TestGatewayAnswers(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{})
-	e.addProvider("oa", "openai", mock.URL, openAIKey)
-	an := e.addProvider("an", "anthropic", mock.URL, anthropicKey)
-	e.addProvider("secret-team", "openai", mock.URL, openAIKey)
+	e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
+	an := e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
+	e.addProvider("secret-team", "openai", mock.OpenAIBaseURL(), openAIKey)
 	enabled := false
 	_, err := e.providers.Update(context.Background(), actor, an.Name, providers.Patch{Enabled: &enabled})
 	require.NoError(t, err)
@@ -352,8 +358,8 @@ func TestBrokenProviderIsIsolated(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{})
-	e.addProvider("good", "openai", mock.URL, openAIKey)
-	bad := e.addProvider("bad", "openai", mock.URL, openAIKey2)
+	e.addProvider("good", "openai", mock.OpenAIBaseURL(), openAIKey)
+	bad := e.addProvider("bad", "openai", mock.OpenAIBaseURL(), openAIKey2)
 	_, err := e.db.Pool.Exec(context.Background(), `UPDATE ai_provider_keys SET api_key = set_byte(api_key, 40, get_byte(api_key, 40) # 1) WHERE provider_id = $1`, bad.ID)
 	require.NoError(t, err)
 	require.NoError(t, e.reloader.Reload(context.Background()))
@@ -373,7 +379,7 @@ func TestHeaders(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{})
-	e.addProvider("an", "anthropic", mock.URL, anthropicKey)
+	e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
 	h := http.Header{}
 	h.Set("Anthropic-Version", "2023-06-01")
 	h.Set("Anthropic-Beta", "prompt-caching-2024-07-31")
@@ -402,7 +408,7 @@ func TestRecordPrompts(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{recordPrompts: true})
 	mock := llmmock.New(t, llmmock.Options{})
-	e.addProvider("oa", "openai", mock.URL, openAIKey)
+	e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
 	resp, _ := post(t, e.url+"/ai/oa/v1/chat/completions", e.token, "bearer", body(chatBody, false), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	rows := e.waitInterceptions(1)
@@ -417,8 +423,8 @@ func TestManyStreamsNoneTruncated(t *testing.T) {
 	const streams, workers = 10_000, 32
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{Events: 3})
-	e.addProvider("oa", "openai", mock.URL, openAIKey)
-	e.addProvider("an", "anthropic", mock.URL, anthropicKey)
+	e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
+	e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
 	client := httpClient(t)
 	client.Transport.(*http.Transport).MaxIdleConnsPerHost = workers
 

@@ -28,7 +28,7 @@ func TestChangesReachOtherReplica(t *testing.T) {
 	b := startReplica(t, a.db, options{pubsub: true})
 	oldUp := llmmock.New(t, llmmock.Options{Events: 10, EventDelay: 30 * time.Millisecond})
 	newUp := llmmock.New(t, llmmock.Options{})
-	a.addProvider("oa", "openai", oldUp.URL, openAIKey)
+	a.addProvider("oa", "openai", oldUp.OpenAIBaseURL(), openAIKey)
 	waitServed(t, b.url, a.token, "oa", http.StatusOK)
 
 	// A slow stream through replica b, in flight during the change.
@@ -39,7 +39,7 @@ func TestChangesReachOtherReplica(t *testing.T) {
 	}()
 	<-oldUp.Started()
 
-	newURL := newUp.URL
+	newURL := newUp.OpenAIBaseURL()
 	changed := time.Now()
 	_, err := a.providers.Update(context.Background(), actor, "oa", providers.Patch{BaseURL: &newURL})
 	require.NoError(t, err)
@@ -85,7 +85,7 @@ func TestReloadAfterListenerReconnect(t *testing.T) {
 	t.Parallel()
 	a := setup(t, options{pubsub: true})
 	mock := llmmock.New(t, llmmock.Options{})
-	a.addProvider("oa", "openai", mock.URL, openAIKey)
+	a.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
 	before := metricValue(t, a.replica, "aigate_gateway_snapshot_reloads_total")
 	_, err := a.db.Pool.Exec(context.Background(), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", pubsub.ApplicationName)
 	require.NoError(t, err)
@@ -100,9 +100,9 @@ func TestPeriodicReloadIsABackstop(t *testing.T) {
 	mock := llmmock.New(t, llmmock.Options{})
 	// A second provider created behind the replica's back: no Reload call,
 	// no pubsub. Only the backstop can find it.
-	a.addProvider("oa", "openai", mock.URL, openAIKey)
+	a.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
 	k := openAIKey
-	_, err := a.providers.Create(context.Background(), actor, providers.Input{Name: "late", Type: "openai", BaseURL: mock.URL, APIKeys: []providers.KeyInput{{APIKey: &k}}})
+	_, err := a.providers.Create(context.Background(), actor, providers.Input{Name: "late", Type: "openai", BaseURL: mock.OpenAIBaseURL(), APIKeys: []providers.KeyInput{{APIKey: &k}}})
 	require.NoError(t, err)
 	waitServed(t, a.url, a.token, "late", http.StatusOK)
 }
@@ -113,7 +113,7 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 	t.Parallel()
 	a := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{})
-	a.addProvider("oa", "openai", mock.URL, openAIKey)
+	a.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
 	ctx := context.Background()
 	_, err := a.db.Pool.Exec(ctx, "ALTER TABLE ai_provider_keys RENAME TO ai_provider_keys_away")
 	require.NoError(t, err)
@@ -132,7 +132,7 @@ func TestMetrics(t *testing.T) {
 	t.Parallel()
 	a := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{})
-	a.addProvider("oa", "openai", mock.URL, openAIKey)
+	a.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
 	resp, _ := post(t, a.url+"/ai/oa/v1/chat/completions", a.token, "bearer", body(chatBody, false), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp, _ = post(t, a.url+"/ai/oa/v1/chat/completions", "", "bearer", body(chatBody, false), nil)

@@ -12,7 +12,12 @@ import (
 type endpoint struct {
 	// format is the intercepted API, or 0 for an allow-listed pass-through.
 	format llmwire.Format
-	// path is the upstream path relative to the provider's base URL.
+	// path is the upstream path relative to the provider's base URL, which
+	// follows its vendor's SDK convention: an OpenAI base URL includes the
+	// API version (OPENAI_BASE_URL, https://api.openai.com/v1/), so the
+	// client's "v1/" is dropped; an Anthropic one excludes it
+	// (ANTHROPIC_BASE_URL, https://api.anthropic.com/), so it is kept.
+	// Bedrock builds its own URL from the model.
 	path string
 }
 
@@ -22,6 +27,16 @@ func (e endpoint) intercepted() bool { return e.format != 0 }
 // refused: the allow-list keeps aigate from becoming a general proxy to the
 // provider's whole API with the organisation's key.
 func route(typ providers.Type, method, path string) (endpoint, bool) {
+	ep, ok := classify(typ, method, path)
+	if ok && typ == providers.OpenAI {
+		ep.path = strings.TrimPrefix(ep.path, "v1/")
+	}
+	return ep, ok
+}
+
+// classify is route's allow-list, in the client's terms: every path is the
+// one the client sent under /ai/{provider}/.
+func classify(typ providers.Type, method, path string) (endpoint, bool) {
 	switch typ {
 	case providers.OpenAI:
 		switch {

@@ -51,7 +51,10 @@ var weatherTool = shared.FunctionDefinitionParam{
 
 // Acceptance 1: each API, streaming and not, with tool calls, through the
 // official SDKs: the content comes back unchanged and one interception row
-// records the user, provider, model, tokens and tool calls.
+// records the user, provider, model, tokens and tool calls. The providers'
+// base URLs are written as users write them (OPENAI_BASE_URL style
+// "http://HOST/v1", ANTHROPIC_BASE_URL style "http://HOST/"), and the mock
+// serves each API only at its real path.
 func TestSDKs(t *testing.T) {
 	t.Parallel()
 	const events = 6
@@ -87,6 +90,24 @@ func TestSDKs(t *testing.T) {
 			}
 			require.NoError(t, s.Err())
 			require.EqualValues(t, u.Input, acc.Usage.PromptTokens)
+			tc := acc.Choices[0].Message.ToolCalls[0]
+			return acc.Choices[0].Message.Content, tc.Function.Name, tc.Function.Arguments
+		}, 0, u.Reasoning},
+		// Most clients never ask for usage: they get none, as from OpenAI
+		// directly, and the interception still has the counts.
+		{"chat completions streaming without include_usage", "chat_completions", true, func(t *testing.T, e *env) (string, string, string) {
+			c := e.openAI(t, "openai-main")
+			s := c.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{
+				Model: "gpt-4o", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("weather?")},
+				Tools: []openai.ChatCompletionToolUnionParam{openai.ChatCompletionFunctionTool(weatherTool)},
+			})
+			var acc openai.ChatCompletionAccumulator
+			for s.Next() {
+				require.NotEmpty(t, s.Current().Choices, "no usage-only chunk reaches the client")
+				acc.AddChunk(s.Current())
+			}
+			require.NoError(t, s.Err())
+			require.Zero(t, acc.Usage.PromptTokens)
 			tc := acc.Choices[0].Message.ToolCalls[0]
 			return acc.Choices[0].Message.Content, tc.Function.Name, tc.Function.Arguments
 		}, 0, u.Reasoning},
@@ -149,10 +170,14 @@ func TestSDKs(t *testing.T) {
 			t.Parallel()
 			e := setup(t, options{})
 			mock := llmmock.New(t, llmmock.Options{Events: events, Keys: []string{openAIKey, anthropicKey}})
-			e.addProvider("openai-main", "openai", mock.URL, openAIKey)
-			e.addProvider("anthropic-main", "anthropic", mock.URL, anthropicKey)
+			e.addProvider("openai-main", "openai", mock.OpenAIBaseURL(), openAIKey)
+			e.addProvider("anthropic-main", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
 
 			text, toolName, toolArgs := tc.run(t, e)
+			seen := mock.Requests()
+			require.Len(t, seen, 1)
+			require.Equal(t, map[string]string{"chat_completions": "/v1/chat/completions", "responses": "/v1/responses", "messages": "/v1/messages"}[tc.endpoint],
+				seen[0].Path, "the path the provider received")
 			require.Equal(t, expectedText(events), text)
 			require.Equal(t, "get_weather", toolName)
 			require.JSONEq(t, `{"city":"Paris"}`, toolArgs)
@@ -214,8 +239,8 @@ func TestSDKsSeeMidStreamFailure(t *testing.T) {
 	t.Parallel()
 	e := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{Events: 6, FailAfter: 2})
-	e.addProvider("openai-main", "openai", mock.URL, openAIKey)
-	e.addProvider("anthropic-main", "anthropic", mock.URL, anthropicKey)
+	e.addProvider("openai-main", "openai", mock.OpenAIBaseURL(), openAIKey)
+	e.addProvider("anthropic-main", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
 	ctx := context.Background()
 
 	oa, an := e.openAI(t, "openai-main"), e.anthropic(t, "anthropic-main")
