@@ -7,9 +7,18 @@
 // # A request
 //
 //	client ──▶ authenticate (aigate token, cached) ──▶ snapshot lookup ──▶ route allow-list
-//	       ──▶ read body (bounded) ──▶ parse model/stream ──▶ upstream (key injected)
-//	       ◀── status, headers, body: SSE events written and flushed one by one,
-//	           usage and tool calls parsed on the side ──▶ interception queued (never blocks)
+//	       ──▶ read body (bounded) ──▶ parse model/stream ──▶ upstream (key injected;
+//	           a chat stream asks for its usage if the client did not)
+//	       ◀── status, headers, body: SSE events written and flushed one by one
+//	           (but the usage chunk aigate asked for), usage and tool calls parsed
+//	           on the side ──▶ interception queued (never blocks)
+//
+// Upstream URLs follow each vendor's base-URL convention (routes.go): an
+// OpenAI base URL includes the API version, an Anthropic one does not.
+//
+// A stream ends normally, with the provider's own error event (relayed as
+// is, nothing added), or cut off; only a cut stream gets an error event of
+// aigate's, so an SDK never mistakes it for a short complete answer.
 //
 // A 401 or 429 from the upstream puts the key on a cooldown; when another key
 // is free, the same request is sent again with it before the client has seen

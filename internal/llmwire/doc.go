@@ -44,8 +44,9 @@
 //     bills reasoning as output; Anthropic counts thinking in output_tokens
 //     without a separate figure).
 //   - Streaming: a chat completions stream reports usage only in its last
-//     chunk, and only when the client asked for stream_options.include_usage;
-//     without it the usage is zero. A responses stream reports it in
+//     chunk, and only when the request asked for stream_options.include_usage;
+//     without it the usage is zero, so the gateway asks on the client's
+//     behalf (AskStreamUsage, streamusage.go). A responses stream reports it in
 //     response.completed (or .incomplete, .failed). An Anthropic stream reports
 //     input and cache counts in message_start and the cumulative output count
 //     in each message_delta: the latest wins, and a message_delta's input and
