@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,6 +54,10 @@ type replica struct {
 	reg       *prometheus.Registry
 	logs      *testlog.Buffer
 	url       string // http://127.0.0.1:PORT
+	// shutdown stops the replica as the server does: HTTP first (ctx is
+	// its shutdown timeout), then the recorder (final flush) and the
+	// reloader. Later calls do nothing; cleanup calls it too.
+	shutdown func(ctx context.Context)
 }
 
 type options struct {
@@ -104,14 +109,23 @@ func startReplica(t testing.TB, db *database.DB, o options) *replica {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
 	r.url = "http://" + addr.String()
+	var once sync.Once
+	r.shutdown = func(sctx context.Context) {
+		once.Do(func() {
+			err := srv.Shutdown(sctx)
+			if sctx.Err() == nil {
+				require.NoError(t, err)
+			}
+			require.NoError(t, <-served)
+			stop()
+			<-done
+			<-done
+		})
+	}
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(ctx, waitFor)
 		defer cancel()
-		require.NoError(t, srv.Shutdown(sctx))
-		require.NoError(t, <-served)
-		stop()
-		<-done
-		<-done
+		r.shutdown(sctx)
 	})
 	return r
 }

@@ -1,14 +1,19 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/llmmock"
 )
 
@@ -182,4 +187,83 @@ func TestProviderBehindPathPrefix(t *testing.T) {
 	require.Equal(t, "/llm-proxy/v1/chat/completions", seen[0].Path)
 	require.Equal(t, "/llm-proxy/v1/messages", seen[1].Path)
 	require.Equal(t, "beta=true", seen[1].RawQuery)
+}
+
+// Issue 12, acceptance 4: streams that outlast the shutdown timeout are cut,
+// and each still has its interception: the HTTP shutdown waits for their
+// handlers before the recorder makes its final flush. Repeated, because the
+// loss it guards against was a race (about one run in eight).
+func TestShutdownKeepsTheRecordsOfCutStreams(t *testing.T) {
+	t.Parallel()
+	const rounds, streams = 8, 16
+	for round := range rounds {
+		// A connection to the provider that takes a moment to tear down, as
+		// a slow link does: the cut handlers finish that much after their
+		// client connections are closed, when the recorder would already
+		// have stopped.
+		tr := gateway.NewTransport()
+		t.Cleanup(tr.CloseIdleConnections)
+		e := setup(t, options{transport: slowClose{tr}})
+		mock := llmmock.New(t, llmmock.Options{Events: 10_000, EventDelay: 5 * time.Millisecond})
+		e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
+		e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
+		client := httpClient(t)
+		var clients sync.WaitGroup
+		for i := range streams {
+			path, auth, reqBody := "/ai/oa/v1/chat/completions", "Authorization", body(chatBody, true)
+			if i%2 == 1 {
+				path, auth, reqBody = "/ai/an/v1/messages", "X-Api-Key", body(messagesBody, true)
+			}
+			clients.Go(func() {
+				req, _ := http.NewRequest(http.MethodPost, e.url+path, strings.NewReader(reqBody))
+				token := e.token
+				if auth == "Authorization" {
+					token = "Bearer " + token
+				}
+				req.Header.Set(auth, token)
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		}
+		for range streams {
+			select {
+			case <-mock.Started():
+			case <-time.After(waitFor):
+				t.Fatal("the streams never reached the upstream")
+			}
+		}
+		// The shutdown timeout is over at once: every stream is cut.
+		expired, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+		e.shutdown(expired)
+		cancel()
+		clients.Wait()
+
+		rows := e.interceptions() // the recorder has stopped: nothing more comes
+		require.Len(t, rows, streams, "round %d: every cut stream is recorded", round)
+		for _, r := range rows {
+			require.Contains(t, []string{"client_cancelled", "upstream_error"}, r.Status, "round %d", round)
+		}
+		require.Zero(t, metricValue(t, e.replica, "aigate_interceptions_dropped_total"), "round %d", round)
+	}
+}
+
+// slowClose is a transport whose response bodies take 20 ms to close.
+type slowClose struct{ http.RoundTripper }
+
+func (s slowClose) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.RoundTripper.RoundTrip(req)
+	if err == nil {
+		resp.Body = slowBody{resp.Body}
+	}
+	return resp, err
+}
+
+type slowBody struct{ io.ReadCloser }
+
+func (b slowBody) Close() error {
+	time.Sleep(20 * time.Millisecond)
+	return b.ReadCloser.Close()
 }

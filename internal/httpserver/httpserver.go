@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,12 @@ type ReadyCheck struct {
 // unready instead of hanging the load balancer's probe.
 const readyCheckTimeout = 2 * time.Second
 
+// handlerExitTimeout bounds the wait, after the shutdown timeout has closed
+// the remaining connections, for their handlers to return. Closing a
+// connection cancels its request, so handlers return within moments; the
+// bound only keeps one that ignores its context from holding the process.
+const handlerExitTimeout = 5 * time.Second
+
 // Server is the HTTP server.
 type Server struct {
 	logger  *slog.Logger
@@ -38,6 +45,11 @@ type Server struct {
 	ready   atomic.Bool
 	checks  []ReadyCheck
 	metrics *httpMetrics
+	// handlers counts the handlers running: http.Server.Close drops
+	// connections without waiting for their handlers, and what a handler
+	// does last (the gateway recording a stream's interception) must happen
+	// before the services it uses stop.
+	handlers running
 }
 
 // New builds a server whose metrics go to reg. /readyz answers 503 until
@@ -86,15 +98,85 @@ func (s *Server) Serve() error {
 }
 
 // Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends, then closes what is left.
+// until ctx ends, then closes what is left. Either way it returns only once
+// every handler has returned (or handlerExitTimeout has passed after the
+// close), so the caller may then stop what the handlers use.
+//
+//	Shutdown ──▶ stop accepting; idle connections closed
+//	         ──▶ wait for in-flight requests ── all done ─────────────┐
+//	              │ ctx ends (the shutdown timeout)                    │
+//	              ▼                                                    │
+//	         close the remaining connections (their requests are       │
+//	         cancelled; a cut stream still records its interception)  │
+//	         ──▶ wait for their handlers to return ───────────────────┴──▶ return
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.SetReady(false)
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
-		s.logger.Warn("shutdown timeout reached; closing remaining connections")
-		return s.srv.Close()
+		s.logger.Warn("shutdown timeout reached; closing remaining connections", "requests", s.handlers.count())
+		err = s.srv.Close()
+		waitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handlerExitTimeout)
+		defer cancel()
+		if left := s.handlers.wait(waitCtx); left > 0 {
+			s.logger.Error("requests still running after their connections were closed; stopping without them", "requests", left)
+		}
+		return err
 	}
+	// Hijacked connections are not Shutdown's to wait for; their handlers
+	// are still counted.
+	s.handlers.wait(ctx)
 	return err
+}
+
+// running counts running handlers and lets a caller wait until none is.
+// Unlike a sync.WaitGroup, it may be waited on while requests still start
+// (a keep-alive connection can begin one as shutdown starts).
+type running struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n reaches 0; nil when nobody waits
+}
+
+func (r *running) start() {
+	r.mu.Lock()
+	r.n++
+	r.mu.Unlock()
+}
+
+func (r *running) done() {
+	r.mu.Lock()
+	r.n--
+	if r.n == 0 && r.idle != nil {
+		close(r.idle)
+		r.idle = nil
+	}
+	r.mu.Unlock()
+}
+
+func (r *running) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+// wait returns 0 once no handler runs, or how many still do when ctx ends.
+func (r *running) wait(ctx context.Context) int {
+	r.mu.Lock()
+	if r.n == 0 {
+		r.mu.Unlock()
+		return 0
+	}
+	if r.idle == nil {
+		r.idle = make(chan struct{})
+	}
+	idle := r.idle
+	r.mu.Unlock()
+	select {
+	case <-idle:
+		return 0
+	case <-ctx.Done():
+		return r.count()
+	}
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {

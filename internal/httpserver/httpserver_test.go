@@ -2,14 +2,17 @@ package httpserver_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aigate/aigate/internal/testlog"
 
@@ -139,4 +142,55 @@ func TestMetrics(t *testing.T) {
 	require.Contains(t, body, `aigate_http_requests_total{code="200",method="GET",route="GET /healthz"} 1`)
 	require.Contains(t, body, `aigate_http_requests_total{code="404",method="GET",route="/"} 1`)
 	require.True(t, strings.Contains(body, "aigate_http_request_duration_seconds_bucket"))
+}
+
+// When the shutdown timeout cuts requests, Shutdown returns only after their
+// handlers have: what a handler does last (record a stream) happens before
+// the caller stops the services it uses.
+func TestShutdownWaitsForCutHandlers(t *testing.T) {
+	t.Parallel()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httpserver.New(logger, prometheus.NewRegistry(), nil)
+	const n = 8
+	started := make(chan struct{}, n)
+	var finished atomic.Int32
+	srv.Handle("GET /stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		started <- struct{}{}
+		<-r.Context().Done() // until the connection is closed
+		// Some last work after the cut, as the gateway writes a record.
+		buf := make([]byte, 1<<20)
+		for range 16 {
+			sum := sha256.Sum256(buf)
+			copy(buf, sum[:])
+		}
+		finished.Add(1)
+	}))
+	addr, err := srv.Listen("127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var clients sync.WaitGroup
+	for range n {
+		clients.Go(func() {
+			resp, err := client.Get("http://" + addr.String() + "/stream")
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	for range n {
+		<-started
+	}
+	expired, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	require.NoError(t, srv.Shutdown(expired))
+	require.EqualValues(t, n, finished.Load(), "Shutdown returned while handlers were still running")
+	require.NoError(t, <-served)
+	clients.Wait()
 }

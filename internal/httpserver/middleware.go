@@ -103,6 +103,8 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.handlers.start()
+		defer s.handlers.done()
 		start := time.Now()
 		id := r.Header.Get(RequestIDHeader)
 		if !validRequestID(id) {

@@ -170,6 +170,10 @@ func Run(ctx context.Context, cfg config.Server, logger *slog.Logger) (err error
 	servicesCtx, stopServices := context.WithCancel(context.WithoutCancel(ctx))
 	services.Go(func() { replica.Run(servicesCtx) })
 	defer func() {
+		// On every path HTTP drains first (its handlers still record
+		// interceptions), then the services stop: the recorder's final
+		// flush then holds every request's record.
+		shutdownHTTP()
 		stopServices()
 		services.Wait()
 		deregCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
