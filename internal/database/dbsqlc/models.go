@@ -204,7 +204,8 @@ type SiteConfig struct {
 }
 
 type User struct {
-	ID           uuid.UUID
+	ID uuid.UUID
+	// Normalised by internal/users/emailaddr.Normalize; unique in that form.
 	Email        string
 	Name         string
 	PasswordHash string

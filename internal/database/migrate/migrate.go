@@ -5,6 +5,8 @@
 // migrations advisory lock. Replicas that start together queue on the lock;
 // the first applies everything, the rest find nothing left to do. A failing
 // migration rolls back the whole batch, so the schema is never half-migrated.
+// A migration may have a Go step (migrations.Steps) for what SQL cannot
+// express; it runs right after its file, in the same transaction.
 package migrate
 
 import (
@@ -29,11 +31,12 @@ import (
 //go:embed bootstrap.sql
 var bootstrapSQL string
 
-// Migration is one embedded SQL file.
+// Migration is one embedded SQL file and its Go step, if it has one.
 type Migration struct {
 	Version int32
 	Name    string // file name, e.g. 0001_initial.sql
 	SQL     string
+	Go      migrations.Step // nil for most
 }
 
 var fileName = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
@@ -73,14 +76,34 @@ func Load(fsys fs.FS) ([]Migration, error) {
 	return out, nil
 }
 
-// Embedded returns the migrations compiled into this binary.
+// Embedded returns the migrations compiled into this binary, with their Go
+// steps.
 func Embedded() []Migration {
 	ms, err := Load(migrations.FS)
+	if err == nil {
+		err = attachSteps(ms, migrations.Steps)
+	}
 	if err != nil {
-		// The files are fixed at build time and checked by tests.
+		// The files and steps are fixed at build time and checked by tests.
 		panic(err)
 	}
 	return ms
+}
+
+// attachSteps gives each migration its Go step. A step whose file is missing
+// would silently never run, so it is an error.
+func attachSteps(ms []Migration, steps map[string]migrations.Step) error {
+	attached := 0
+	for i := range ms {
+		if step, ok := steps[ms[i].Name]; ok {
+			ms[i].Go = step
+			attached++
+		}
+	}
+	if attached != len(steps) {
+		return fmt.Errorf("%d Go migration step(s) name no migration file", len(steps)-attached)
+	}
+	return nil
 }
 
 // SchemaTooNewError is returned when the database holds migrations this
@@ -164,6 +187,11 @@ func (m *Migrator) Up(ctx context.Context) ([]Migration, error) {
 			// a file of several statements in one round trip.
 			if _, err := tx.Exec(ctx, mig.SQL); err != nil {
 				return nil, &MigrationError{Name: mig.Name, Err: err}
+			}
+			if mig.Go != nil {
+				if err := mig.Go(ctx, tx, m.now().UTC()); err != nil {
+					return nil, &MigrationError{Name: mig.Name, Err: err}
+				}
 			}
 			if err := q.SchemaMigrationInsert(ctx, dbsqlc.SchemaMigrationInsertParams{
 				Version: mig.Version, Name: mig.Name, AppliedAt: m.now().UTC(), AigateVersion: m.binaryVersion,
