@@ -106,12 +106,21 @@ func (a *API) Mount(srv *httpserver.Server) {
 	}
 }
 
+// wrap runs a route: it checks the path and query values, authenticates the
+// caller and applies the route's access rule before the handler runs.
 func (a *API) wrap(rt route) http.Handler {
+	pathNames := wildcards(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := audit.WithMeta(r.Context(), audit.Meta{
-			RequestID: httpserver.RequestID(r.Context()), IP: clientIP(r), UserAgent: r.UserAgent(),
+			RequestID: httpserver.RequestID(r.Context()), IP: clientIP(r), UserAgent: recordable(r.UserAgent(), maxUserAgent),
 		})
 		r = r.WithContext(ctx)
+		// Before authentication, which looks the token up: a request the
+		// API refuses reaches neither the database nor an access rule.
+		if err := checkParams(r, pathNames); err != nil {
+			a.writeErr(w, r, err)
+			return
+		}
 		var p *auth.Principal
 		if rt.allow != nil {
 			principal, err := a.authenticate(r)

@@ -13,6 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/aigate/aigate/internal/apperr"
 	"github.com/aigate/aigate/internal/providers"
@@ -38,11 +41,16 @@ var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// decode reads a JSON body into v, a pointer to a struct. The body is first
-// checked against v's type (see shapeOf), so a mistake is reported under
-// its full path, such as api_keys[0].api_key, in the API's words rather
-// than Go's; unknown members are an error, so a typo in a field name is
-// reported rather than silently ignored.
+// decodedInto, set only by tests, learns the type each route decodes its
+// body into, so that a test can check it probes every string of every body.
+var decodedInto func(pattern string, t reflect.Type)
+
+// decode reads a JSON body into v, a pointer to a struct. Every string in
+// the body, member names included, is first checked as text (see textIn),
+// then the body is checked against v's type (see shapeOf), so a mistake is
+// reported under its full path, such as api_keys[0].api_key, in the API's
+// words rather than Go's; unknown members are an error, so a typo in a
+// field name is reported rather than silently ignored.
 func decode(r *http.Request, v any) error {
 	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil {
@@ -66,6 +74,12 @@ func decode(r *http.Request, v any) error {
 	}
 	if _, isObject := doc.(map[string]any); !isObject && doc != nil {
 		return bodyInvalid("must be a JSON object")
+	}
+	if decodedInto != nil {
+		decodedInto(r.Pattern, reflect.TypeOf(v))
+	}
+	if bad := textIn(raw); bad != nil {
+		return apperr.Invalid(*bad)
 	}
 	if bad := shapeOf("", doc, reflect.TypeOf(v)); bad != nil {
 		return apperr.Invalid(*bad)
@@ -263,4 +277,116 @@ func withExample(detail string, t reflect.Type) string {
 		return detail + " such as " + ex
 	}
 	return detail
+}
+
+// textIn returns the first string of raw, in document order, that is not
+// text the API accepts (see textProblem), or nil. raw holds one well-formed
+// JSON value. Every string is checked wherever it sits, whatever the target
+// type makes of it (times, map values, unknown members), and so are member
+// names, reported under the object that holds them since a bad name cannot
+// be named back. It reads the raw bytes of each string because
+// encoding/json silently turns invalid UTF-8 and lone UTF-16 surrogates
+// into U+FFFD, which would store something other than what was sent.
+func textIn(raw []byte) *apperr.Validation {
+	type level struct {
+		path     string
+		object   bool
+		wantName bool   // in an object: the next string is a member name
+		name     string // in an object: the member being read
+		index    int    // in an array: the next element's index
+	}
+	var stack []*level
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF: the syntax was checked before
+		}
+		// What precedes the token here is whitespace, ':' or ',', all ASCII.
+		literal := raw[start:dec.InputOffset()]
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.wantName {
+			name := tok.(string)
+			if detail := stringProblem(name, literal, maxNameBytes, false); detail != "" {
+				field := top.path
+				if field == "" {
+					field = "body"
+				}
+				return &apperr.Validation{Field: field, Detail: "member names " + detail}
+			}
+			top.name, top.wantName = name, false
+			continue
+		}
+		path := ""
+		switch {
+		case top == nil:
+		case top.object:
+			path = top.name
+			if top.path != "" {
+				path = top.path + "." + path
+			}
+			top.wantName = true
+		default:
+			path = fmt.Sprintf("%s[%d]", top.path, top.index)
+			top.index++
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			stack = append(stack, &level{path: path, object: tok == '{', wantName: tok == '{'})
+		case string:
+			if detail := stringProblem(tok, literal, maxBodyString, controlsAllowed[path]); detail != "" {
+				return &apperr.Validation{Field: path, Detail: detail}
+			}
+		}
+	}
+}
+
+// stringProblem is textProblem for s, decoded from literal, the raw JSON
+// string with what precedes it.
+func stringProblem(s string, literal []byte, maxBytes int, controlsOK bool) string {
+	if !utf8.Valid(literal) || !surrogatesPaired(literal) {
+		return "must be valid UTF-8"
+	}
+	return textProblem(s, maxBytes, controlsOK)
+}
+
+// surrogatesPaired reports whether every \u escape of a UTF-16 surrogate in
+// literal, well-formed JSON, is a high surrogate followed by a low one:
+// only such a pair stands for a character.
+func surrogatesPaired(literal []byte) bool {
+	for i := 0; i < len(literal); i++ {
+		if literal[i] != '\\' {
+			continue
+		}
+		i++ // the escaped byte: a backslash escaping a backslash is skipped whole
+		if literal[i] != 'u' {
+			continue
+		}
+		r := hexRune(literal[i+1 : i+5])
+		i += 4
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		next := literal[i+1:]
+		if len(next) < 6 || next[0] != '\\' || next[1] != 'u' ||
+			utf16.DecodeRune(r, hexRune(next[2:6])) == unicode.ReplacementChar {
+			return false
+		}
+		i += 6
+	}
+	return true
+}
+
+// hexRune reads four hex digits, already checked by the JSON syntax.
+func hexRune(digits []byte) rune {
+	n, _ := strconv.ParseUint(string(digits), 16, 32)
+	return rune(n)
 }
