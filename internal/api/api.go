@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/aigate/aigate/internal/apperr"
 	"github.com/aigate/aigate/internal/audit"
 	"github.com/aigate/aigate/internal/auth"
@@ -37,35 +39,60 @@ func New(db *database.DB, authn *auth.Authenticator, us *users.Service, ps *prov
 }
 
 // rule decides whether p may call a route; r gives access to path values
-// for "self" rules. p is nil for unauthenticated callers.
-type rule func(p *auth.Principal, r *http.Request) bool
+// for "self" rules, which may look the user up (hence the error). p is nil
+// for unauthenticated callers.
+type rule func(p *auth.Principal, r *http.Request) (bool, error)
 
 // public routes need no token.
 var public rule = nil
 
 // roles allows the listed roles.
 func roles(allowed ...auth.Role) rule {
-	return func(p *auth.Principal, _ *http.Request) bool {
+	return func(p *auth.Principal, _ *http.Request) (bool, error) {
 		for _, a := range allowed {
 			if p.Role == a {
-				return true
+				return true, nil
 			}
 		}
-		return false
+		return false, nil
 	}
 }
 
-// selfOr allows the user named by the {user} path value, and the listed roles.
-func selfOr(allowed ...auth.Role) rule {
+// selfOr allows the user named by the {user} path value, and the listed
+// roles. "Named" is decided by user ID, never by comparing spellings: the
+// path value ("me", an id, or an email normalised by the one email rule) is
+// looked up, and the {user} path value is then replaced by the ID found, so
+// the handler acts on exactly the user this rule checked, even if an email
+// changes hands in between.
+func (a *API) selfOr(allowed ...auth.Role) rule {
 	byRole := roles(allowed...)
-	return func(p *auth.Principal, r *http.Request) bool {
-		return isSelf(p, r.PathValue("user")) || byRole(p, r)
+	return func(p *auth.Principal, r *http.Request) (bool, error) {
+		id, err := a.resolveUser(r.Context(), p, r.PathValue("user"))
+		if err != nil {
+			return false, err
+		}
+		if id != uuid.Nil {
+			r.SetPathValue("user", id.String())
+			if id == p.UserID {
+				return true, nil
+			}
+		}
+		return byRole(p, r)
 	}
 }
 
-// isSelf reports whether ref ("me", an id or an email) names the caller.
-func isSelf(p *auth.Principal, ref string) bool {
-	return ref == "me" || ref == p.UserID.String() || strings.EqualFold(ref, p.Email)
+// resolveUser returns the ID of the user ref names, or uuid.Nil if there is
+// none: callers who may not see other users then get the same 403 whether
+// or not the user exists, and owners get the handler's 404.
+func (a *API) resolveUser(ctx context.Context, p *auth.Principal, ref string) (uuid.UUID, error) {
+	if ref == "me" {
+		return p.UserID, nil
+	}
+	id, err := a.users.Resolve(ctx, ref)
+	if e, ok := apperr.As(err); ok && e.Kind == apperr.KindNotFound {
+		return uuid.Nil, nil
+	}
+	return id, err
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
@@ -83,12 +110,12 @@ func (a *API) routes() []route {
 		{"POST /api/v1/login", public, a.login},
 		{"GET /api/v1/users", roles(owner), a.listUsers},
 		{"POST /api/v1/users", roles(owner), a.createUser},
-		{"GET /api/v1/users/{user}", selfOr(owner), a.getUser},
+		{"GET /api/v1/users/{user}", a.selfOr(owner), a.getUser},
 		{"PATCH /api/v1/users/{user}", roles(owner), a.updateUser},
 		{"DELETE /api/v1/users/{user}", roles(owner), a.deleteUser},
-		{"GET /api/v1/users/{user}/tokens", selfOr(owner), a.listTokens},
-		{"POST /api/v1/users/{user}/tokens", selfOr(owner), a.createToken},
-		{"DELETE /api/v1/users/{user}/tokens/{token}", selfOr(owner), a.revokeToken},
+		{"GET /api/v1/users/{user}/tokens", a.selfOr(owner), a.listTokens},
+		{"POST /api/v1/users/{user}/tokens", a.selfOr(owner), a.createToken},
+		{"DELETE /api/v1/users/{user}/tokens/{token}", a.selfOr(owner), a.revokeToken},
 		{"GET /api/v1/providers", roles(owner, auditor), a.listProviders},
 		{"POST /api/v1/providers", roles(owner), a.createProvider},
 		{"GET /api/v1/providers/{provider}", roles(owner, auditor), a.getProvider},
@@ -130,7 +157,12 @@ func (a *API) wrap(rt route) http.Handler {
 			}
 			p = &principal
 			r = r.WithContext(auth.WithPrincipal(r.Context(), principal))
-			if !rt.allow(p, r) {
+			allowed, err := rt.allow(p, r)
+			if err != nil {
+				a.writeErr(w, r, err)
+				return
+			}
+			if !allowed {
 				a.writeErr(w, r, apperr.Forbidden("Your role (%s) may not do this.", p.Role))
 				return
 			}
@@ -205,7 +237,8 @@ func actorOf(p *auth.Principal) audit.Actor {
 	return audit.Actor{ID: p.UserID.String(), Email: p.Email}
 }
 
-// userRef resolves "me" in a {user} path value.
+// userRef is the {user} path value with "me" resolved. On selfOr routes the
+// rule has already replaced it by the ID of the user it checked.
 func userRef(r *http.Request, p *auth.Principal) string {
 	ref := r.PathValue("user")
 	if ref == "me" && p != nil {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/dbsqlc"
+	"github.com/aigate/aigate/internal/users/emailaddr"
 )
 
 // LoginTokenLifetime is how long a token made by `login` lives.
@@ -88,10 +88,12 @@ type Input struct {
 	Role     string
 }
 
+// validateEmail returns email in the normal form it is stored and compared
+// in (emailaddr.Normalize), so that spellings of one address such as
+// "SAM@…", "ſam@…" and "ｓａｍ@…" are one user under the unique index.
 func validateEmail(email string) (string, *apperr.Validation) {
-	e := strings.ToLower(strings.TrimSpace(email))
-	addr, err := mail.ParseAddress(e)
-	if e == "" || err != nil || addr.Address != e || len(e) > 254 {
+	e, ok := emailaddr.Parse(email)
+	if !ok {
 		return "", &apperr.Validation{Field: "email", Detail: "must be an email address such as ada@example.com"}
 	}
 	return e, nil
@@ -235,7 +237,8 @@ func (s *Service) List(ctx context.Context) ([]User, error) {
 	return out, nil
 }
 
-// lookup finds a user by id or email.
+// lookup finds a user by id or email; an email is normalised by the same
+// rule as when it was stored.
 func lookup(ctx context.Context, q *dbsqlc.Queries, ref string, forUpdate bool) (dbsqlc.User, error) {
 	var (
 		u   dbsqlc.User
@@ -248,7 +251,7 @@ func lookup(ctx context.Context, q *dbsqlc.Queries, ref string, forUpdate bool) 
 			u, err = q.UserGetByID(ctx, id)
 		}
 	} else {
-		u, err = q.UserGetByEmail(ctx, strings.ToLower(ref))
+		u, err = q.UserGetByEmail(ctx, emailaddr.Normalize(ref))
 		if err == nil && forUpdate {
 			u, err = q.UserGetByIDForUpdate(ctx, u.ID)
 		}
@@ -266,6 +269,13 @@ func lookup(ctx context.Context, q *dbsqlc.Queries, ref string, forUpdate bool) 
 func (s *Service) Get(ctx context.Context, ref string) (User, error) {
 	u, err := lookup(ctx, dbsqlc.New(s.db.Pool), ref, false)
 	return toUser(u), err
+}
+
+// Resolve returns the id of the user ref (an id or an email) names, for
+// access checks that must compare users, not spellings.
+func (s *Service) Resolve(ctx context.Context, ref string) (uuid.UUID, error) {
+	u, err := lookup(ctx, dbsqlc.New(s.db.Pool), ref, false)
+	return u.ID, err
 }
 
 // Patch changes a user; nil fields stay as they are.
@@ -421,7 +431,7 @@ func (s *Service) Delete(ctx context.Context, actor audit.Actor, ref string) err
 // credentials get one answer whether or not the email exists; repeated
 // failures for an email are throttled.
 func (s *Service) Login(ctx context.Context, email, password string) (User, string, error) {
-	key := strings.ToLower(strings.TrimSpace(email))
+	key := emailaddr.Normalize(email)
 	now := s.now()
 	if wait := s.throttle.Wait(key, now); wait > 0 {
 		return User{}, "", &apperr.Error{Kind: apperr.KindThrottled, RetryAfter: wait,
