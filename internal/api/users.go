@@ -37,7 +37,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request, _ *auth.Principal) e
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	u, token, err := a.users.Login(r.Context(), in.Email, in.Password)
+	u, token, err := a.users.Login(r.Context(), in.Email, in.Password, clientIP(r))
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,10 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,26 +54,149 @@ func TestTokenFormat(t *testing.T) {
 	}
 }
 
-func TestLoginThrottle(t *testing.T) {
+func TestLoginThrottleDelays(t *testing.T) {
 	t.Parallel()
 	th := auth.NewLoginThrottle()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for range th.FreeFailures {
-		require.Zero(t, th.Wait("a", now))
-		th.Failed("a", now)
+	fail := func(email string, at time.Time) {
+		t.Helper()
+		r, wait := th.Reserve(email, "192.0.2.1", at)
+		require.NotNil(t, r, "admitted")
+		require.Zero(t, wait)
+		// Not calling Succeeded or Release leaves the attempt counted as
+		// a failure, which is what a wrong password does.
 	}
-	require.Equal(t, th.BaseDelay, th.Wait("a", now))
-	th.Failed("a", now)
-	require.Equal(t, 2*th.BaseDelay, th.Wait("a", now), "the delay doubles")
-	require.Zero(t, th.Wait("a", now.Add(2*th.BaseDelay)))
-	for range 20 {
-		th.Failed("a", now)
+	for range auth.LoginFreePerEmail {
+		fail("a@example.com", now)
 	}
-	require.Equal(t, th.MaxDelay, th.Wait("a", now), "capped")
-	require.Zero(t, th.Wait("b", now), "per key")
-	require.Zero(t, th.Wait("a", now.Add(th.Window+time.Second)), "forgotten after a quiet window")
-	th.Succeeded("a")
-	require.Zero(t, th.Wait("a", now))
+	r, wait := th.Reserve("a@example.com", "192.0.2.1", now)
+	require.Nil(t, r)
+	require.Equal(t, auth.LoginBaseDelay, wait)
+	fail("a@example.com", now.Add(auth.LoginBaseDelay))
+	now = now.Add(auth.LoginBaseDelay)
+	_, wait = th.Reserve("a@example.com", "192.0.2.1", now)
+	require.Equal(t, 2*auth.LoginBaseDelay, wait, "the delay doubles")
+	_, wait = th.Reserve("a@example.com", "192.0.2.1", now.Add(auth.LoginBaseDelay))
+	require.Equal(t, auth.LoginBaseDelay, wait, "a refused attempt is not counted and does not restart the delay")
+
+	for range 10 {
+		now = now.Add(auth.LoginMaxDelay)
+		fail("a@example.com", now)
+	}
+	_, wait = th.Reserve("a@example.com", "192.0.2.1", now)
+	require.Equal(t, auth.LoginMaxDelay, wait, "capped")
+
+	r, _ = th.Reserve("b@example.com", "192.0.2.2", now)
+	require.NotNil(t, r, "another email from another client is not slowed down")
+	r.Succeeded()
+
+	r, _ = th.Reserve("a@example.com", "192.0.2.1", now.Add(auth.LoginWindow+time.Second))
+	require.NotNil(t, r, "forgotten after a quiet window")
+	r.Succeeded()
+	for range auth.LoginFreePerEmail {
+		r, _ = th.Reserve("a@example.com", "192.0.2.1", now)
+		require.NotNil(t, r, "a success forgets the email's failures")
+	}
+}
+
+// TestLoginThrottleConcurrent: attempts made at the same moment are admitted
+// no faster than one after another.
+func TestLoginThrottleConcurrent(t *testing.T) {
+	t.Parallel()
+	th := auth.NewLoginThrottle()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 50
+	var admitted atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if r, _ := th.Reserve("a@example.com", fmt.Sprintf("192.0.2.%d", i), now); r != nil {
+				admitted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int32(auth.LoginFreePerEmail), admitted.Load())
+}
+
+func TestLoginThrottlePerClient(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, tc := range map[string]struct{ first, same, other string }{
+		"IPv4":             {"192.0.2.1", "192.0.2.1", "192.0.2.2"},
+		"IPv4-mapped IPv6": {"192.0.2.1", "::ffff:192.0.2.1", "::ffff:192.0.2.2"},
+		"IPv6 /64":         {"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			th := auth.NewLoginThrottle()
+			for i := range auth.LoginFreePerClient {
+				r, _ := th.Reserve(fmt.Sprintf("u%d@example.com", i), tc.first, now)
+				require.NotNil(t, r)
+			}
+			r, wait := th.Reserve("fresh@example.com", tc.same, now)
+			require.Nil(t, r, "a client spraying emails is slowed down")
+			require.Equal(t, auth.LoginBaseDelay, wait)
+			r, _ = th.Reserve("fresh@example.com", tc.other, now)
+			require.NotNil(t, r, "another client is not")
+		})
+	}
+
+	th := auth.NewLoginThrottle()
+	for i := range auth.LoginFreePerClient {
+		r, _ := th.Reserve(fmt.Sprintf("u%d@example.com", i), "192.0.2.1", now)
+		require.NotNil(t, r)
+		if i%2 == 0 {
+			r.Succeeded()
+		} else {
+			r.Release()
+		}
+	}
+	r, _ := th.Reserve("fresh@example.com", "192.0.2.1", now)
+	require.NotNil(t, r, "successful and released attempts do not count against the client")
+
+	th = auth.NewLoginThrottle()
+	for range 3 * auth.LoginFreePerClient {
+		r, _ := th.Reserve("a@example.com", "", now)
+		if r != nil {
+			r.Release()
+		}
+	}
+	r, _ = th.Reserve("b@example.com", "", now)
+	require.NotNil(t, r, "without a client address there is no client limit")
+}
+
+// TestLoginThrottleBounded: a spray of random emails from random addresses
+// cannot grow the throttle past MaxEntries, and it forgets the quietest keys
+// first.
+func TestLoginThrottleBounded(t *testing.T) {
+	t.Parallel()
+	th := auth.NewLoginThrottle()
+	th.MaxEntries = 1000
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for range auth.LoginFreePerEmail {
+		r, _ := th.Reserve("victim@example.com", "198.51.100.1", now)
+		require.NotNil(t, r)
+	}
+	for i := range 10 * th.MaxEntries {
+		if i%100 == 0 { // the attacker keeps guessing at the victim too
+			_, wait := th.Reserve("victim@example.com", "198.51.100.1", now)
+			require.Positive(t, wait)
+			// Refused attempts are not remembered, so the victim's entry
+			// ages; a guess that is admitted (after the delay) renews it.
+			now = now.Add(auth.LoginMaxDelay)
+			r, _ := th.Reserve("victim@example.com", "198.51.100.1", now)
+			require.NotNil(t, r)
+		}
+		th.Reserve(fmt.Sprintf("%d@example.com", i), fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), now)
+		require.LessOrEqual(t, th.Len(), th.MaxEntries)
+	}
+	_, wait := th.Reserve("victim@example.com", "198.51.100.1", now)
+	require.Positive(t, wait, "a key still being tried is not forgotten")
+
+	now = now.Add(auth.LoginWindow + time.Second)
+	th.Reserve("late@example.com", "192.0.2.1", now)
+	require.Equal(t, 2, th.Len(), "quiet keys are dropped")
 }
 
 type fixture struct {

@@ -427,38 +427,45 @@ func (s *Service) Delete(ctx context.Context, actor audit.Actor, ref string) err
 	return nil
 }
 
-// Login checks an email and password and returns a new token. Wrong
-// credentials get one answer whether or not the email exists; repeated
-// failures for an email are throttled.
-func (s *Service) Login(ctx context.Context, email, password string) (User, string, error) {
+// Login checks an email and password and returns a new token. clientIP is
+// the caller's address ("" for in-process callers). Wrong credentials get
+// one answer whether or not the email exists, after the same work; the
+// attempt is reserved with the throttle, per email and per client, before
+// the password is verified, so parallel guesses are throttled exactly like
+// sequential ones.
+func (s *Service) Login(ctx context.Context, email, password, clientIP string) (User, string, error) {
 	key := emailaddr.Normalize(email)
 	now := s.now()
-	if wait := s.throttle.Wait(key, now); wait > 0 {
+	attempt, wait := s.throttle.Reserve(key, clientIP, now)
+	if attempt == nil {
 		return User{}, "", &apperr.Error{Kind: apperr.KindThrottled, RetryAfter: wait,
-			Message: fmt.Sprintf("Too many failed logins for this email; try again in %d s.", int(wait.Seconds()+0.999))}
+			Message: fmt.Sprintf("Too many failed logins for this email or from this address; try again in %d s.", int(wait.Seconds()+0.999))}
 	}
+	// From here on the attempt counts as a failure unless it is released
+	// or succeeds: a wrong password just returns.
 	invalid := apperr.Unauthorized("Wrong email or password.")
 	u, err := dbsqlc.New(s.db.Pool).UserGetByEmail(ctx, key)
 	if errors.Is(err, pgx.ErrNoRows) {
 		auth.BurnPasswordCheck(password)
-		s.throttle.Failed(key, now)
 		return User{}, "", invalid
 	}
 	if err != nil {
+		attempt.Release()
 		return User{}, "", fmt.Errorf("look up user: %w", err)
 	}
 	ok, err := auth.VerifyPassword(u.PasswordHash, password)
 	if err != nil {
+		attempt.Release()
 		return User{}, "", fmt.Errorf("verify password of user %s: %w", u.ID, err)
 	}
 	if !ok {
-		s.throttle.Failed(key, now)
 		return User{}, "", invalid
 	}
 	if u.Suspended {
+		attempt.Release()
 		return User{}, "", apperr.Forbidden("This user is suspended.")
 	}
-	s.throttle.Succeeded(key)
+	attempt.Succeeded()
 	actor := audit.Actor{ID: u.ID.String(), Email: u.Email}
 	token, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (string, error) {
 		_, token, err := s.insertToken(ctx, tx, actor, u, "login "+now.UTC().Format(time.RFC3339), ptr(now.Add(LoginTokenLifetime)), "login")
