@@ -48,7 +48,10 @@ func TestTokenFormat(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, id, gotID)
 	require.Equal(t, hash, auth.HashSecret(secret))
-	for _, bad := range []string{"", "aig_", "aig_abc_def", "sk-" + token[4:], token + "x", strings.Replace(token, "_", "-", 2)} {
+	outside := func(i int, c string) string { return token[:i] + c + token[i+1:] }
+	idAt, secretAt := len(auth.TokenPrefix), len(auth.TokenPrefix)+len(id)+1
+	for _, bad := range []string{"", "aig_", "aig_abc_def", "sk-" + token[4:], token + "x", strings.Replace(token, "_", "-", 2),
+		outside(idAt, "\xff"), outside(idAt, "A"), outside(idAt, "1"), outside(secretAt, "\x00"), outside(secretAt, "8")} {
 		_, _, ok := auth.ParseToken(bad)
 		require.False(t, ok, bad)
 	}

@@ -29,17 +29,29 @@ func NewToken() (id, token string, hash []byte, err error) {
 	return id, TokenPrefix + id + "_" + s, HashSecret(s), nil
 }
 
-// ParseToken splits aig_<id>_<secret>.
+// ParseToken splits aig_<id>_<secret>. Both parts must be in the token
+// alphabet: the id is looked up as text, and a byte PostgreSQL refuses
+// (0x80 and above, not valid UTF-8) would fail the lookup with an error
+// instead of answering "unknown token".
 func ParseToken(token string) (id, secret string, ok bool) {
 	rest, found := strings.CutPrefix(token, TokenPrefix)
 	if !found {
 		return "", "", false
 	}
 	id, secret, found = strings.Cut(rest, "_")
-	if !found || len(id) != 13 || len(secret) != 52 {
+	if !found || len(id) != 13 || len(secret) != 52 || !inTokenAlphabet(id) || !inTokenAlphabet(secret) {
 		return "", "", false
 	}
 	return id, secret, true
+}
+
+func inTokenAlphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
 }
 
 // HashSecret is the stored form of a token secret.

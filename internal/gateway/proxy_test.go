@@ -135,6 +135,9 @@ func TestAuthentication(t *testing.T) {
 		{"anthropic no token", "an", "v1/messages", "x-api-key", "", body(messagesBody, false)},
 		{"anthropic bad token", "an", "v1/messages", "x-api-key", "aig_bad", body(messagesBody, false)},
 		{"provider key is not an aigate token", "oa", "v1/chat/completions", "bearer", openAIKey, body(chatBody, false)},
+		// Bytes PostgreSQL would refuse as text: unknown, not an error.
+		{"token with a byte outside its alphabet", "oa", "v1/chat/completions", "bearer", e.token[:6] + "\xff" + e.token[7:], body(chatBody, false)},
+		{"anthropic token with a byte outside its alphabet", "an", "v1/messages", "x-api-key", e.token[:6] + "\xc3\xa9" + e.token[8:], body(messagesBody, false)},
 	} {
 		resp, got := post(t, e.url+"/ai/"+tc.provider+"/"+tc.path, tc.token, tc.auth, tc.reqBody, nil)
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, tc.name)
