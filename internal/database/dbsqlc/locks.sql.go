@@ -17,6 +17,7 @@ SELECT a.pid::integer AS pid,
 FROM pg_catalog.pg_locks l
 JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
 WHERE l.locktype = 'advisory'
+  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
   AND l.granted
   AND l.classid::bigint = $1::bigint
   AND l.objid::bigint = $2::bigint
@@ -36,7 +37,9 @@ type AdvisoryLockHoldersRow struct {
 }
 
 // The sessions holding a bigint advisory lock, for the log line written while
-// another session waits for it.
+// another session waits for it. Advisory locks belong to a database: without
+// the database condition, sessions holding the same key in another database
+// of the cluster would be named as holders.
 func (q *Queries) AdvisoryLockHolders(ctx context.Context, arg AdvisoryLockHoldersParams) ([]AdvisoryLockHoldersRow, error) {
 	rows, err := q.db.Query(ctx, advisoryLockHolders, arg.ClassID, arg.ObjID)
 	if err != nil {
