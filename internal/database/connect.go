@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/aigate/aigate/internal/clock"
 )
 
 // ConnectOptions says how to open the pool.
@@ -24,7 +26,14 @@ type ConnectOptions struct {
 	// RetryInterval is the pause between attempts.
 	RetryInterval time.Duration
 	Logger        *slog.Logger
+	// Clock times the retries and the Timeout (one attempt is bounded by
+	// the driver's connect timeout, on the real clock); nil is the real
+	// clock. The pause between attempts is a timer named ConnectRetryTimer.
+	Clock clock.Clock
 }
+
+// ConnectRetryTimer names the timer Connect waits on between attempts.
+const ConnectRetryTimer = "database.connect.retry"
 
 // ConnectError is returned when the database cannot be reached. Its message
 // names the server (never the password) and what to check.
@@ -71,7 +80,8 @@ func Connect(ctx context.Context, opts ConnectOptions) (*pgxpool.Pool, error) {
 		cfg.ConnConfig.ConnectTimeout = min(timeout, 10*time.Second)
 	}
 
-	start := time.Now()
+	c := clock.Or(opts.Clock)
+	start := c.Now()
 	deadline := start.Add(timeout)
 	for attempt := 1; ; attempt++ {
 		pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -88,15 +98,13 @@ func Connect(ctx context.Context, opts ConnectOptions) (*pgxpool.Pool, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", target, ctx.Err())
 		}
-		if !retryable(err) || time.Now().Add(interval).After(deadline) {
-			return nil, &ConnectError{Target: target, Attempts: attempt, Waited: time.Since(start), Err: err}
+		if now := c.Now(); !retryable(err) || now.Add(interval).After(deadline) {
+			return nil, &ConnectError{Target: target, Attempts: attempt, Waited: now.Sub(start), Err: err}
 		}
 		logger.Warn("PostgreSQL not reachable yet, retrying", "target", target, "attempt", attempt,
 			"retry_in", interval, "error", describePgError(err))
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", target, ctx.Err())
-		case <-time.After(interval):
+		if err := clock.Sleep(ctx, c, ConnectRetryTimer, interval); err != nil {
+			return nil, fmt.Errorf("connect to PostgreSQL at %s: %w", target, err)
 		}
 	}
 }

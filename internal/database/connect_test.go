@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/testdb"
 )
@@ -25,21 +26,39 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
+// An unreachable server is retried every RetryInterval until the next
+// attempt would fall past Timeout, on the clock.
 func TestConnectUnreachableNamesTargetNotPassword(t *testing.T) {
 	t.Parallel()
 	addr := closedPort(t)
-	start := time.Now()
-	_, err := database.Connect(context.Background(), database.ConnectOptions{
-		URL:     "postgres://alice:" + secretPassword + "@" + addr + "/aigate",
-		Timeout: 300 * time.Millisecond, RetryInterval: 50 * time.Millisecond,
-	})
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	const timeout, interval = 300 * time.Millisecond, 50 * time.Millisecond
+	done := make(chan error, 1)
+	go func() {
+		_, err := database.Connect(context.Background(), database.ConnectOptions{
+			URL:     "postgres://alice:" + secretPassword + "@" + addr + "/aigate",
+			Timeout: timeout, RetryInterval: interval, Clock: clk,
+		})
+		done <- err
+	}()
+	// Attempts at 0, 50, …, 300 ms: after the seventh, an eighth would
+	// start past the timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 1; i <= 6; i++ {
+		require.NoError(t, clk.WaitArmed(ctx, database.ConnectRetryTimer, i))
+		clk.Advance(interval)
+	}
+	err := <-done
 	require.Error(t, err)
+	require.Equal(t, 6, clk.Armed(database.ConnectRetryTimer))
 	var ce *database.ConnectError
 	require.ErrorAs(t, err, &ce)
-	require.Greater(t, ce.Attempts, 1, "an unreachable server is retried")
-	require.Less(t, time.Since(start), 5*time.Second)
+	require.Equal(t, 7, ce.Attempts, "an unreachable server is retried")
+	require.Equal(t, timeout, ce.Waited)
 	msg := err.Error()
 	require.Contains(t, msg, "alice@127.0.0.1")
+	require.Contains(t, msg, "after 7 attempt(s) over 300ms")
 	require.Contains(t, msg, "--postgres-url (AIGATE_POSTGRES_URL)")
 	require.NotContains(t, msg, secretPassword)
 }

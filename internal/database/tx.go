@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database/dbsqlc"
 )
 
@@ -23,9 +24,21 @@ const LockWaitLogAfter = 2 * time.Second
 type DB struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
-	// LockWaitLogAfter overrides the package default (tests shorten it).
+	// LockWaitLogAfter overrides the package default.
 	LockWaitLogAfter time.Duration
+	// Clock times lock waits and what uses the handle's time (migrations);
+	// nil is the real clock. The lock-wait logger's timer is named
+	// LockWaitTimer.
+	Clock clock.Clock
 }
+
+// LockWaitTimer names the timer a transaction waiting for an advisory lock
+// arms, for LockWaitLogAfter, before each log of the wait (clock.Manual's
+// WaitArmed).
+const LockWaitTimer = "database.lockwait"
+
+// Now is the time on the handle's clock.
+func (db *DB) Now() time.Time { return clock.Or(db.Clock).Now() }
 
 // New wraps an open pool.
 func New(pool *pgxpool.Pool, logger *slog.Logger) *DB {
@@ -119,19 +132,25 @@ func runTx[T any](ctx context.Context, db *DB, opts pgx.TxOptions, lock *LockID,
 // the transaction that finally got the lock would wait for a connection that
 // only its own commit can free.
 func (db *DB) waitLock(ctx context.Context, tx pgx.Tx, lock LockID) error {
-	start := time.Now()
+	c := clock.Or(db.Clock)
+	start := c.Now()
 	logCtx, stopLogging := context.WithCancel(ctx)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		t := time.NewTicker(db.LockWaitLogAfter)
+		// A timer re-armed after each log rather than a ticker: the next log
+		// comes an interval after this one ended, so a slow holder query
+		// does not give two logs back to back, and a test knows a log is
+		// done when the timer is armed again.
+		t := c.NewTimer(LockWaitTimer, db.LockWaitLogAfter)
 		defer t.Stop()
 		for {
 			select {
 			case <-logCtx.Done():
 				return
 			case <-t.C:
-				db.logLockHolders(logCtx, lock, time.Since(start))
+				db.logLockHolders(logCtx, lock, c.Now().Sub(start))
+				t.Reset(db.LockWaitLogAfter)
 			}
 		}
 	}()
@@ -141,7 +160,7 @@ func (db *DB) waitLock(ctx context.Context, tx pgx.Tx, lock LockID) error {
 	if err != nil {
 		return fmt.Errorf("wait for advisory lock %s: %w", lock, err)
 	}
-	if waited := time.Since(start); waited >= db.LockWaitLogAfter {
+	if waited := c.Now().Sub(start); waited >= db.LockWaitLogAfter {
 		db.Logger.Info("advisory lock acquired", "lock", lock.String(), "waited", waited.Round(time.Millisecond))
 	}
 	return nil

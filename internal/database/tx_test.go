@@ -11,15 +11,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/internal/testlog"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/testdb"
+	"github.com/aigate/aigate/internal/testlog"
 )
+
+// waitFor bounds every wait in these tests; things normally happen in
+// milliseconds, the bound only keeps a broken test from hanging.
+const waitFor = time.Minute
 
 func setup(t *testing.T) *database.DB {
 	t.Helper()
@@ -157,13 +161,17 @@ func TestTryLockedTxSkipsWhenHeld(t *testing.T) {
 	require.True(t, ran, "once the lock is free the job runs")
 }
 
+// The wait is logged, with the holder, every LockWaitLogAfter on the
+// handle's clock, and the grant after a logged wait says how long it took.
 func TestLockWaitIsLoggedWithHolder(t *testing.T) {
 	t.Parallel()
 	db := setup(t)
 	var logs testlog.Buffer
 	db.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	db.LockWaitLogAfter = 20 * time.Millisecond
-	ctx := context.Background()
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	db.Clock = clk
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
 
 	holding := make(chan struct{})
 	release := make(chan struct{})
@@ -189,17 +197,46 @@ func TestLockWaitIsLoggedWithHolder(t *testing.T) {
 		})
 		waiter <- err
 	}()
-	// Release the holder once the waiter has logged its wait.
-	require.True(t, logs.WaitFor("waiting for advisory lock", time.Minute, nil), "the wait was never logged")
+	// The holder armed the timer once on its way to the lock; the waiter's
+	// is the second.
+	require.NoError(t, clk.WaitArmed(ctx, database.LockWaitTimer, 2))
+	require.NotContains(t, logs.String(), "waiting for advisory lock", "not before LockWaitLogAfter")
+	clk.Advance(db.LockWaitLogAfter)
+	// Armed again once the first log is written.
+	require.NoError(t, clk.WaitArmed(ctx, database.LockWaitTimer, 3))
+	require.Contains(t, logs.String(), "waited=2s")
+	clk.Advance(db.LockWaitLogAfter)
+	require.NoError(t, clk.WaitArmed(ctx, database.LockWaitTimer, 4))
+	require.Contains(t, logs.String(), "waited=4s", "logged again at the same interval")
 	close(release)
 	require.NoError(t, <-holder)
 	require.NoError(t, <-waiter)
 	require.True(t, logged.Load())
 	out := logs.String()
+	// One line per log: a session holding the same lock in another test's
+	// database is not named.
+	require.Equal(t, 2, strings.Count(out, "waiting for advisory lock"), out)
 	require.Contains(t, out, "lock=deployment_setup")
 	require.Contains(t, out, "holder_pid="+strconv.FormatUint(uint64(<-holderPID), 10))
-	require.Contains(t, out, "advisory lock acquired")
+	require.Contains(t, out, `msg="advisory lock acquired" lock=deployment_setup waited=4s`)
 }
+
+// acquireStarts counts the pool's Acquire calls as they begin, before they
+// wait for a connection.
+type acquireStarts struct{ n atomic.Int64 }
+
+func (a *acquireStarts) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+	a.n.Add(1)
+	return ctx
+}
+
+func (a *acquireStarts) TraceAcquireEnd(context.Context, *pgxpool.Pool, pgxpool.TraceAcquireEndData) {}
+
+func (a *acquireStarts) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+
+func (a *acquireStarts) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // Regression: when the waiters hold every pool connection, the wait logger
 // cannot get one for its holder query. The waiter granted the lock must not
@@ -211,14 +248,17 @@ func TestLockWaitLoggingCannotStarveTheGrantedTx(t *testing.T) {
 	cfg, err := pgxpool.ParseConfig(url)
 	require.NoError(t, err)
 	cfg.MaxConns = 2
+	acquires := &acquireStarts{}
+	cfg.ConnConfig.Tracer = acquires
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	var logs testlog.Buffer
 	db := database.New(pool, slog.New(slog.NewTextHandler(&logs, nil)))
-	db.LockWaitLogAfter = 10 * time.Millisecond
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	db.Clock = clk
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	// An outside session holds the lock so both pool connections wait on it.
 	outside, err := pgx.Connect(ctx, url)
@@ -238,10 +278,15 @@ func TestLockWaitLoggingCannotStarveTheGrantedTx(t *testing.T) {
 			errs <- err
 		}()
 	}
-	// Both waiters hold a connection and their loggers have started asking
-	// for a third one.
-	require.Eventually(t, func() bool { return pool.Stat().AcquiredConns() == 2 }, time.Minute, 5*time.Millisecond)
-	time.Sleep(50 * time.Millisecond)
+	// Both waiters hold a connection (their transactions began before they
+	// armed the logger) and wait on the lock; then both loggers fire and ask
+	// the full pool for a third connection.
+	require.NoError(t, clk.WaitArmed(ctx, database.LockWaitTimer, 2))
+	require.Equal(t, int32(2), pool.Stat().AcquiredConns())
+	before := acquires.n.Load()
+	clk.Advance(db.LockWaitLogAfter)
+	require.Eventually(t, func() bool { return acquires.n.Load() == before+2 }, waitFor, time.Millisecond,
+		"both loggers asked for a connection")
 	require.NoError(t, outsideTx.Commit(ctx))
 	for range 2 {
 		require.NoError(t, <-errs, "a waiter was left waiting (logs: %s)", logs.String())

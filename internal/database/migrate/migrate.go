@@ -148,7 +148,7 @@ type Migrator struct {
 // recorded with each applied migration so a too-new schema can say which
 // aigate applied it.
 func New(db *database.DB, ms []Migration, binaryVersion string) *Migrator {
-	return &Migrator{db: db, migrations: ms, binaryVersion: binaryVersion, now: time.Now}
+	return &Migrator{db: db, migrations: ms, binaryVersion: binaryVersion, now: db.Now}
 }
 
 // Status is one migration and whether the database has it.
