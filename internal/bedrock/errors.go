@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/aigate/aigate/internal/llmwire"
 )
 
 // ExceptionError is an exception Bedrock sent inside a response stream, such
@@ -54,45 +56,6 @@ func anthropicType(bedrockType string) (string, bool) {
 	return "api_error", false
 }
 
-// typeForStatus is the Anthropic error type Anthropic itself uses with each
-// status, for Bedrock errors without a counterpart: a 403
-// AccessDeniedException is a permission problem, not a server fault, and
-// clients that read the type should see that.
-func typeForStatus(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return "invalid_request_error"
-	case http.StatusUnauthorized:
-		return "authentication_error"
-	case http.StatusForbidden:
-		return "permission_error"
-	case http.StatusNotFound:
-		return "not_found_error"
-	case http.StatusRequestEntityTooLarge:
-		return "request_too_large"
-	case http.StatusTooManyRequests:
-		return "rate_limit_error"
-	case http.StatusServiceUnavailable, 529:
-		return "overloaded_error"
-	}
-	return "api_error"
-}
-
-type errorBody struct {
-	Type  string      `json:"type"`
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Type    string `json:"type"`
-	Message string `json:"message"`
-}
-
-func render(anthropicType, message string) []byte {
-	b, _ := json.Marshal(errorBody{Type: "error", Error: errorDetail{Type: anthropicType, Message: message}}) // strings always marshal
-	return b
-}
-
 // withType prefixes message with the Bedrock error type when the Anthropic
 // type loses it ("api_error" says little; "AccessDeniedException" says what
 // to fix).
@@ -119,11 +82,11 @@ func ErrorEvent(err error) []byte {
 		if msg == "" {
 			msg = "Bedrock reported an error while streaming the response"
 		}
-		return render(t, withType(ex.Type, msg, mapped))
+		return llmwire.AnthropicError(t, withType(ex.Type, msg, mapped), "")
 	case errors.Is(err, ErrCorruptStream), errors.Is(err, ErrTruncatedStream):
-		return render("api_error", err.Error())
+		return llmwire.AnthropicError("api_error", err.Error(), "")
 	default:
-		return render("api_error", "reading the response stream from Bedrock failed")
+		return llmwire.AnthropicError("api_error", "reading the response stream from Bedrock failed", "")
 	}
 }
 
@@ -153,9 +116,11 @@ func TranslateError(status int, header http.Header, body []byte) []byte {
 	}
 	t, mapped := anthropicType(bedrockType)
 	if !mapped {
-		t = typeForStatus(status)
+		// A 403 AccessDeniedException is a permission problem, not a
+		// server fault, and clients that read the type should see that.
+		t = llmwire.AnthropicErrorType(status)
 	}
-	return render(t, withType(bedrockType, msg, mapped))
+	return llmwire.AnthropicError(t, withType(bedrockType, msg, mapped), "")
 }
 
 // cleanErrorType reduces "ValidationException:http://internal.amazon.com/…"

@@ -250,30 +250,9 @@ func (x *exchange) relaySSE(body io.Reader) {
 	for {
 		ev, err := rd.Next()
 		if err != nil {
-			if parser != nil {
-				x.result = parser.Result()
-			}
-			switch {
-			case parser != nil && x.result.Ended():
-				// The response is whole, or the provider ended it with its
-				// own error event, which the client has as it was sent: a
-				// second, made-up error would only mislead. A client that
-				// hangs up after the last event (SDKs stop reading at
-				// [DONE]) cancelled nothing.
-				if x.result.Error != "" {
-					x.status, x.errMsg = interceptions.StatusUpstreamError, x.result.Error
-				}
-			case errors.Is(err, io.EOF):
-				if parser != nil {
-					x.streamFailed(flusher, "the provider ended the stream before the response was complete", nil)
-				}
-			case x.r.Context().Err() != nil:
-				x.status = interceptions.StatusClientCancelled
-			default:
-				// A partial event is not forwarded: half an event is of no
-				// use to a client, and the error event must start clean.
-				x.streamFailed(flusher, "the provider's stream failed", err)
-			}
+			// A partial event is not forwarded: half an event is of no use
+			// to a client, and an error event must start clean.
+			x.endStream(flusher, parser, err, nil)
 			return
 		}
 		if x.usageAsked && llmwire.IsUsageOnlyChunk(ev.Data) {
@@ -298,12 +277,50 @@ func (x *exchange) relaySSE(body io.Reader) {
 	}
 }
 
-// streamFailed ends a stream that failed mid-way: an error event where the
-// format has one, and the interception recorded as an upstream error.
-func (x *exchange) streamFailed(flusher http.Flusher, msg string, err error) {
+// The messages an interception records when aigate ends a stream itself.
+const (
+	msgStreamCut    = "the provider ended the stream before the response was complete"
+	msgStreamFailed = "the provider's stream failed"
+)
+
+// endStream is the one place that decides how a relayed stream ended, once
+// its reader returned err: parser is nil for a stream that is not
+// intercepted. A read failure gets failure's message and error event; nil
+// failure gives msgStreamFailed and the format's generic event.
+func (x *exchange) endStream(flusher http.Flusher, parser llmwire.StreamParser, err error, failure func(error) (msg string, event []byte)) {
+	if parser != nil {
+		x.result = parser.Result()
+	}
+	switch {
+	case parser != nil && x.result.Ended():
+		// The response is whole, or the provider ended it with its own
+		// error event, which the client has as it was sent: a second,
+		// made-up error would only mislead. A client that hangs up after
+		// the last event (SDKs stop reading at [DONE]) cancelled nothing.
+		if x.result.Error != "" {
+			x.status, x.errMsg = interceptions.StatusUpstreamError, x.result.Error
+		}
+	case errors.Is(err, io.EOF):
+		// Without a parser nothing says whether the stream was whole.
+		if parser != nil {
+			x.streamFailed(flusher, msgStreamCut, nil, llmwire.StreamErrorEvent(x.ep.format, msgStreamCut))
+		}
+	case x.r.Context().Err() != nil:
+		x.status = interceptions.StatusClientCancelled
+	case failure != nil:
+		msg, ev := failure(err)
+		x.streamFailed(flusher, msg, err, ev)
+	default:
+		x.streamFailed(flusher, msgStreamFailed, err, llmwire.StreamErrorEvent(x.ep.format, msgStreamFailed))
+	}
+}
+
+// streamFailed ends a stream that failed mid-way: the error event, where
+// the format has one, and the interception recorded as an upstream error.
+func (x *exchange) streamFailed(flusher http.Flusher, msg string, err error, event []byte) {
 	x.fail(interceptions.StatusUpstreamError, msg, err)
-	if ev := streamErrorEvent(x.ep, msg); ev != nil {
-		_, _ = x.w.Write(ev)
+	if event != nil {
+		_, _ = x.w.Write(event)
 		if flusher != nil {
 			flusher.Flush()
 		}
@@ -407,39 +424,10 @@ func (x *exchange) relayBedrockStream(resp *http.Response) {
 	for {
 		typ, data, err := dec.Next()
 		if err != nil {
-			x.result = parser.Result()
-			switch {
-			case x.result.Ended():
-				if x.result.Error != "" {
-					x.status, x.errMsg = interceptions.StatusUpstreamError, x.result.Error
-				}
-			case errors.Is(err, io.EOF):
-				x.streamFailed(flusher, "the provider ended the stream before the response was complete", nil)
-			case x.r.Context().Err() != nil:
-				x.status = interceptions.StatusClientCancelled
-			default:
-				// Bedrock's own exceptions (throttling, a model error) are
-				// recorded as the Anthropic error the client receives.
-				ev := bedrock.ErrorEvent(err)
-				msg := "the provider's stream failed"
-				var ex *bedrock.ExceptionError
-				if errors.As(err, &ex) {
-					msg = llmwire.ParseError(ev)
-				}
-				x.fail(interceptions.StatusUpstreamError, msg, err)
-				out = append(append(append(out[:0], "event: error\ndata: "...), ev...), "\n\n"...)
-				_, _ = x.w.Write(out)
-				if flusher != nil {
-					flusher.Flush()
-				}
-			}
+			x.endStream(flusher, parser, err, bedrockFailure)
 			return
 		}
-		out = append(out[:0], "event: "...)
-		out = append(out, typ...)
-		out = append(out, "\ndata: "...)
-		out = append(out, data...)
-		out = append(out, "\n\n"...)
+		out = llmwire.AppendEvent(out[:0], typ, data)
 		x.markFirstByte()
 		if _, err := x.w.Write(out); err != nil {
 			x.status = interceptions.StatusClientCancelled
@@ -450,6 +438,19 @@ func (x *exchange) relayBedrockStream(resp *http.Response) {
 			flusher.Flush()
 		}
 	}
+}
+
+// bedrockFailure is the error event for a Bedrock stream that failed: its
+// own exceptions (throttling, a model error) are recorded as the Anthropic
+// error the client receives.
+func bedrockFailure(err error) (string, []byte) {
+	data := bedrock.ErrorEvent(err)
+	msg := msgStreamFailed
+	var ex *bedrock.ExceptionError
+	if errors.As(err, &ex) {
+		msg = llmwire.ParseError(data)
+	}
+	return msg, llmwire.AppendEvent(nil, "error", data)
 }
 
 // retryAfter reads a Retry-After header given in seconds.

@@ -2,18 +2,22 @@
 // gateway records: the request's model and stream flag, and, from a response
 // (a JSON body or the SSE events of a stream), the model that answered, the
 // token usage, the tool calls the model made, an upstream error message, and
-// whether a stream reached its normal end.
+// whether a stream reached its normal end; and what aigate says in those
+// formats itself (errors.go): the OpenAI and Anthropic error bodies, the
+// error type each vendor pairs with a status code, and the event that ends a
+// stream aigate had to cut.
 //
-// It only observes: the gateway forwards the upstream's bytes unchanged and
-// hands each SSE event to a StreamParser, which never holds the stream. The
-// parser is on the hot path of every event, so it reads JSON only from the few
-// events that can carry a model, usage, a tool call, an error or the end, and
-// reads it with a small walker (json.go) that slices the input instead of
-// decoding it. Responses and Anthropic events are chosen by their SSE name.
-// Chat completions events have no name: a text delta is recognised by having
-// the same bytes, outside its text, as the last chunk that carried nothing of
-// interest, and other chunks are probed for a few keys before being walked.
-// Text deltas cost a few dozen nanoseconds and allocate nothing.
+// Apart from those errors it only observes: the gateway forwards the
+// upstream's bytes unchanged and hands each SSE event to a StreamParser, which
+// never holds the stream. The parser is on the hot path of every event, so it
+// reads JSON only from the few events that can carry a model, usage, a tool
+// call, an error or the end, and reads it with a small walker (json.go) that
+// slices the input instead of decoding it. Responses and Anthropic events are
+// chosen by their SSE name. Chat completions events have no name: a text
+// delta is recognised by having the same bytes, outside its text, as the last
+// chunk that carried nothing of interest, and other chunks are probed for a
+// few keys before being walked. Text deltas cost a few dozen nanoseconds and
+// allocate nothing.
 //
 // # Token usage
 //
