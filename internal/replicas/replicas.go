@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/dbsqlc"
 )
@@ -27,6 +28,9 @@ const (
 	DefaultDeleteAfter = 7 * 24 * time.Hour
 )
 
+// HeartbeatTimer names the timer Run arms, for Interval, before each beat.
+const HeartbeatTimer = "replicas.heartbeat"
+
 // Config describes this replica.
 type Config struct {
 	ID          uuid.UUID
@@ -35,8 +39,13 @@ type Config struct {
 	Interval    time.Duration
 	StaleAfter  time.Duration
 	DeleteAfter time.Duration
-	Now         func() time.Time // injected clock; time.Now when nil
-	Logger      *slog.Logger
+	// Clock times the heartbeat (a timer named HeartbeatTimer) and gives
+	// the time rows are stamped with; nil is the real clock.
+	Clock clock.Clock
+	// Now overrides Clock's time for the rows; kept for callers that
+	// predate Clock.
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Replica is this process's row in the replicas table.
@@ -56,8 +65,9 @@ func Register(ctx context.Context, db *database.DB, cfg Config) (*Replica, error
 	if cfg.DeleteAfter <= 0 {
 		cfg.DeleteAfter = DefaultDeleteAfter
 	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = cfg.Clock.Now
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -105,10 +115,12 @@ func (r *Replica) Beat(ctx context.Context) error {
 	return nil
 }
 
-// Run heartbeats until ctx ends. A failed beat is logged and retried at the
-// next tick: a database blip must not stop the replica.
+// Run heartbeats every Interval until ctx ends. A failed beat is logged and
+// retried at the next one: a database blip must not stop the replica.
 func (r *Replica) Run(ctx context.Context) {
-	t := time.NewTicker(r.cfg.Interval)
+	// Re-armed after each beat rather than a ticker, so a test sees the
+	// beat done when the timer is armed again.
+	t := r.cfg.Clock.NewTimer(HeartbeatTimer, r.cfg.Interval)
 	defer t.Stop()
 	for {
 		select {
@@ -118,6 +130,7 @@ func (r *Replica) Run(ctx context.Context) {
 			if err := r.Beat(ctx); err != nil && ctx.Err() == nil {
 				r.cfg.Logger.Warn("replica heartbeat failed", "error", err)
 			}
+			t.Reset(r.cfg.Interval)
 		}
 	}
 }

@@ -5,17 +5,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/internal/testclock"
-
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database/dbsqlc"
 	"github.com/aigate/aigate/internal/replicas"
 	"github.com/aigate/aigate/internal/testdb"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
+
+// waitFor bounds every wait in these tests; things normally happen in
+// milliseconds, the bound only keeps a broken test from hanging.
+const waitFor = 30 * time.Second
 
 func byID(t *testing.T, rows []dbsqlc.Replica) map[uuid.UUID]dbsqlc.Replica {
 	t.Helper()
@@ -30,9 +33,9 @@ func TestHeartbeatStaleAndDelete(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
 	ctx := context.Background()
-	clk := testclock.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	cfg := func(addr string) replicas.Config {
-		return replicas.Config{ID: uuid.New(), Version: "v1", HTTPAddress: addr, Now: clk.Now,
+		return replicas.Config{ID: uuid.New(), Version: "v1", HTTPAddress: addr, Clock: clk,
 			StaleAfter: time.Minute, DeleteAfter: time.Hour}
 	}
 	a, err := replicas.Register(ctx, db, cfg("a:1"))
@@ -41,7 +44,7 @@ func TestHeartbeatStaleAndDelete(t *testing.T) {
 	require.NoError(t, err)
 
 	// b stops beating; a keeps going.
-	clk.Add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	require.NoError(t, a.Beat(ctx))
 	rows, err := dbsqlc.New(db.Pool).ReplicaList(ctx)
 	require.NoError(t, err)
@@ -58,7 +61,7 @@ func TestHeartbeatStaleAndDelete(t *testing.T) {
 
 	// b stops cleanly, then is gone long enough to be deleted.
 	require.NoError(t, b.Deregister(ctx))
-	clk.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	require.NoError(t, a.Beat(ctx))
 	rows, err = dbsqlc.New(db.Pool).ReplicaList(ctx)
 	require.NoError(t, err)
@@ -74,14 +77,47 @@ func TestHeartbeatStaleAndDelete(t *testing.T) {
 	require.Len(t, rows, 1)
 }
 
-func TestRunStopsWithContext(t *testing.T) {
+// Run beats every Interval on the clock: the row's last_seen_at moves with
+// each beat, and a replica that stopped beating goes stale in the beat of
+// one that did not.
+func TestRunBeatsEveryInterval(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
-	r, err := replicas.Register(context.Background(), db, replicas.Config{ID: uuid.New(), Version: "v1", Interval: time.Millisecond})
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	start := clk.Now()
+	r, err := replicas.Register(ctx, db, replicas.Config{ID: uuid.New(), Version: "v1", Clock: clk})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
+	silent, err := replicas.Register(ctx, db, replicas.Config{ID: uuid.New(), Version: "v1", Clock: clk})
+	require.NoError(t, err)
+	lastSeen := func(id uuid.UUID) dbsqlc.Replica {
+		rows, err := dbsqlc.New(db.Pool).ReplicaList(ctx)
+		require.NoError(t, err)
+		return byID(t, rows)[id]
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	cancel()
+	go func() { r.Run(runCtx); close(done) }()
+	require.NoError(t, clk.WaitArmed(ctx, replicas.HeartbeatTimer, 1))
+	next, ok := clk.Next(replicas.HeartbeatTimer)
+	require.True(t, ok)
+	require.Equal(t, start.Add(replicas.DefaultInterval), next, "the first beat is one Interval after Run starts")
+
+	for beat := 1; beat <= 6; beat++ {
+		clk.Advance(replicas.DefaultInterval)
+		// Armed again once the beat is written.
+		require.NoError(t, clk.WaitArmed(ctx, replicas.HeartbeatTimer, beat+1))
+		require.Equal(t, start.Add(time.Duration(beat)*replicas.DefaultInterval), lastSeen(r.ID()).LastSeenAt.UTC())
+	}
+	// Six beats are a minute: the silent replica was last seen StaleAfter ago.
+	require.False(t, lastSeen(silent.ID()).Stale)
+	clk.Advance(replicas.DefaultInterval)
+	require.NoError(t, clk.WaitArmed(ctx, replicas.HeartbeatTimer, 8))
+	require.True(t, lastSeen(silent.ID()).Stale, "a replica not seen for more than StaleAfter is marked by another's beat")
+	require.False(t, lastSeen(r.ID()).Stale)
+
+	stop()
 	<-done
 }
