@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -174,11 +173,11 @@ func (a *API) wrap(rt route) http.Handler {
 }
 
 func (a *API) authenticate(r *http.Request) (auth.Principal, error) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || token == "" {
+	token := auth.TokenFromRequest(r)
+	if token == "" {
 		return auth.Principal{}, apperr.Unauthorized("Authentication required: send an aigate API token as 'Authorization: Bearer <token>'.")
 	}
-	p, err := a.authn.Authenticate(r.Context(), strings.TrimSpace(token))
+	p, err := a.authn.Authenticate(r.Context(), token)
 	switch {
 	case err == nil:
 		return p, nil

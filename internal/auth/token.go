@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"net/http"
 	"strings"
 )
 
@@ -58,4 +59,20 @@ func inTokenAlphabet(s string) bool {
 func HashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
+}
+
+// TokenFromRequest returns the aigate token r carries, or "". The admin API
+// and the gateway read it by this one rule, so a token that works on one
+// works on the other: a bearer token in Authorization, the scheme in any case
+// (RFC 9110 §11.1: "Bearer", "bearer", "BEARER"); otherwise x-api-key, the
+// header Anthropic clients send their key in. White space around the token is
+// not part of it.
+func TokenFromRequest(r *http.Request) string {
+	scheme, credentials, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if ok && strings.EqualFold(scheme, "bearer") {
+		if token := strings.TrimSpace(credentials); token != "" {
+			return token
+		}
+	}
+	return strings.TrimSpace(r.Header.Get("X-Api-Key"))
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -176,17 +175,10 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	return buf.Bytes(), err
 }
 
-// callerToken reads the caller's aigate token: OpenAI clients send it as a
-// bearer token, Anthropic clients as x-api-key.
-func callerToken(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return strings.TrimSpace(r.Header.Get("X-Api-Key"))
-}
-
 func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, sh shape) (auth.Principal, bool) {
-	token := callerToken(r)
+	// OpenAI clients send the token as a bearer token, Anthropic clients as
+	// x-api-key.
+	token := auth.TokenFromRequest(r)
 	if token == "" {
 		g.reject(w, r, sh, "unknown", http.StatusUnauthorized,
 			`missing aigate token: send your aigate API token as "Authorization: Bearer <token>" or "x-api-key: <token>"`)
