@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/aigate/aigate/internal/clock"
 )
 
 const (
@@ -49,7 +51,15 @@ type Config struct {
 	// ReconnectBackoff is the delay before the first reconnect attempt,
 	// doubling after each failure up to 5s; default 100ms.
 	ReconnectBackoff time.Duration
+	// Clock times the reconnect delays, each a timer named ReconnectTimer;
+	// nil is the real clock. (One connection attempt is bounded by the
+	// driver's connect timeout, on the real clock.)
+	Clock clock.Clock
 }
+
+// ReconnectTimer names the timer the listener waits on before each
+// reconnect attempt.
+const ReconnectTimer = "pubsub.reconnect"
 
 // PubSub delivers notifications from one LISTEN connection to subscribers.
 // Its methods are safe for concurrent use.
@@ -58,6 +68,7 @@ type PubSub struct {
 	connConfig       *pgx.ConnConfig
 	queueSize        int
 	reconnectBackoff time.Duration
+	clock            clock.Clock
 
 	ctx    context.Context // lives until Close
 	cancel context.CancelFunc
@@ -103,6 +114,7 @@ func New(ctx context.Context, cfg Config) (*PubSub, error) {
 		connConfig:       connConfig,
 		queueSize:        cfg.QueueSize,
 		reconnectBackoff: cfg.ReconnectBackoff,
+		clock:            clock.Or(cfg.Clock),
 		done:             make(chan struct{}),
 		subs:             make(map[string]map[*subscriber]struct{}),
 		connected:        true,
@@ -411,14 +423,10 @@ func (p *PubSub) dispatch(n *pgconn.Notification) {
 // It returns a nil conn when Close is called first.
 func (p *PubSub) reconnect() (*pgx.Conn, map[string]bool) {
 	delay := p.reconnectBackoff
-	start := time.Now()
+	start := p.clock.Now()
 	for attempt := 1; ; attempt++ {
-		timer := time.NewTimer(delay)
-		select {
-		case <-p.ctx.Done():
-			timer.Stop()
+		if clock.Sleep(p.ctx, p.clock, ReconnectTimer, delay) != nil {
 			return nil, nil
-		case <-timer.C:
 		}
 		conn, err := p.connect(p.ctx)
 		if err == nil {
@@ -426,7 +434,7 @@ func (p *PubSub) reconnect() (*pgx.Conn, map[string]bool) {
 			var subs []*subscriber
 			listening, subs, err = p.listenAll(conn)
 			if err == nil {
-				p.logger.Info("pubsub reconnected", "attempts", attempt, "downtime", time.Since(start).Round(time.Millisecond))
+				p.logger.Info("pubsub reconnected", "attempts", attempt, "downtime", p.clock.Now().Sub(start).Round(time.Millisecond))
 				for _, s := range subs {
 					s.pushMissed()
 				}
