@@ -2,7 +2,6 @@ package providers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -48,17 +47,9 @@ func (s *Service) LoadLive(ctx context.Context) ([]Live, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list providers: %w", err)
 		}
-		ids := make([]uuid.UUID, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
-		}
-		keyRows, err := q.AIProviderKeysList(ctx, ids)
+		keys, err := keysOf(ctx, q, rows)
 		if err != nil {
-			return nil, fmt.Errorf("list provider keys: %w", err)
-		}
-		keys := make(map[uuid.UUID][]dbsqlc.AiProviderKey, len(rows))
-		for _, k := range keyRows {
-			keys[k.ProviderID] = append(keys[k.ProviderID], k)
+			return nil, err
 		}
 		out := make([]Live, len(rows))
 		for i, r := range rows {
@@ -70,31 +61,14 @@ func (s *Service) LoadLive(ctx context.Context) ([]Live, error) {
 
 func (s *Service) live(r dbsqlc.AiProvider, keys []dbsqlc.AiProviderKey) Live {
 	l := Live{ID: r.ID, Name: r.Name, Type: Type(r.Type), Enabled: r.Enabled, BaseURL: r.BaseUrl, UpdatedAt: r.UpdatedAt.UTC()}
-	rec := record{row: r}
-	st, err := rec.settings()
+	rec, err := s.open(r, keys, true)
 	if err != nil {
 		l.Err = err
 		return l
 	}
-	l.Settings = st
-	for _, k := range keys {
-		plain, err := s.keyring.DecryptString(k.ApiKey, keyAD(k.ID))
-		if err != nil {
-			l.Err = fmt.Errorf("decrypt key %s: %w", k.ID, err)
-			return l
-		}
-		l.Keys = append(l.Keys, LiveKey{ID: k.ID, Secret: plain})
-	}
-	if r.Credentials != nil {
-		raw, err := s.keyring.Decrypt(r.Credentials, []byte(credentialsAD(r.ID)))
-		if err != nil {
-			l.Err = fmt.Errorf("decrypt credentials: %w", err)
-			return l
-		}
-		if err := json.Unmarshal(raw, &l.Credentials); err != nil {
-			l.Err = fmt.Errorf("decode credentials: %w", err)
-			return l
-		}
+	l.Settings, l.Credentials = rec.settings, rec.creds
+	for _, k := range rec.keys {
+		l.Keys = append(l.Keys, LiveKey{ID: k.row.ID, Secret: k.plain})
 	}
 	return l
 }
