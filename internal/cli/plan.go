@@ -62,14 +62,7 @@ func writePlan(io IO, steps []providerenv.Step) error {
 			continue
 		}
 		conflicts++
-		fmt.Fprintf(io.Stdout, "\nCONFLICT %s: the database and the environment disagree on where its requests go:\n", s.Provider.Spec.Name)
-		for _, d := range s.Diffs {
-			fmt.Fprintf(io.Stdout, "  %s: database %q, environment %q\n", d.Field, d.Database, d.Environment)
-		}
-		fmt.Fprintln(io.Stdout, "  fix it one of three ways:")
-		for _, f := range s.Fixes() {
-			fmt.Fprintf(io.Stdout, "  - %s\n", f)
-		}
+		fmt.Fprintf(io.Stdout, "\n%s\n", s.ConflictText())
 	}
 	if conflicts > 0 {
 		fmt.Fprintf(io.Stderr, "The server would refuse to start: %d provider(s) in CONFLICT.\n", conflicts)

@@ -28,19 +28,11 @@ const (
 	Conflict           Outcome = "CONFLICT"
 )
 
-// FieldDiff is one canonical field that differs between database and
-// environment. Only non-secret fields ever get here.
-type FieldDiff struct {
-	Field       string
-	Database    string
-	Environment string
-}
-
 // Step is the seed's decision for one provider of the environment.
 type Step struct {
 	Provider Provider
 	Outcome  Outcome
-	Diffs    []FieldDiff // Conflict only
+	Diffs    []providers.FieldDiff // Conflict only: from the database to the environment
 }
 
 // Fixes lists, for a conflict, the three ways out: make the database
@@ -54,9 +46,9 @@ func (s Step) Fixes() []string {
 		case "type":
 			typeDiffers = true
 		case "base_url":
-			edit = append(edit, "--base-url "+shellQuote(d.Environment))
+			edit = append(edit, "--base-url "+shellQuote(d.To))
 		case "region":
-			edit = append(edit, "--region "+shellQuote(d.Environment))
+			edit = append(edit, "--region "+shellQuote(d.To))
 		}
 	}
 	first := fmt.Sprintf("make the database match the environment: aigate providers edit %s %s", name, strings.Join(edit, " "))
@@ -68,6 +60,24 @@ func (s Step) Fixes() []string {
 		fmt.Sprintf("stop seeding it: remove the %s variables (the database keeps the provider as it is)", s.Provider.Source),
 		fmt.Sprintf("stop serving it: aigate providers delete %s (a deleted provider is never seeded again)", name),
 	}
+}
+
+// ConflictText explains a conflict, for the startup error and `aigate
+// providers plan` alike: the provider, each differing field with both values
+// (never a secret) and the fixes. Lines after the first are indented by two
+// spaces; there is no final newline.
+func (s Step) ConflictText() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "provider %q (from %s): the database and the environment disagree on where its requests go:",
+		s.Provider.Spec.Name, s.Provider.Source)
+	for _, d := range s.Diffs {
+		fmt.Fprintf(&b, "\n  %s: database %q, environment %q", d.Field, d.From, d.To)
+	}
+	b.WriteString("\n  fix it one of three ways:")
+	for _, f := range s.Fixes() {
+		b.WriteString("\n  - " + f)
+	}
+	return b.String()
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.
@@ -95,14 +105,7 @@ func (e *DriftError) Error() string {
 	var b strings.Builder
 	b.WriteString("the AI providers in the environment differ from the database; aigate will not guess which is right:")
 	for _, s := range e.Steps {
-		fmt.Fprintf(&b, "\n  provider %q (from %s):", s.Provider.Spec.Name, s.Provider.Source)
-		for _, d := range s.Diffs {
-			fmt.Fprintf(&b, "\n    %s: database %q, environment %q", d.Field, d.Database, d.Environment)
-		}
-		b.WriteString("\n    fix it one of three ways:")
-		for _, f := range s.Fixes() {
-			b.WriteString("\n    - " + f)
-		}
+		b.WriteString("\n  " + strings.ReplaceAll(s.ConflictText(), "\n", "\n  "))
 	}
 	b.WriteString("\n  `aigate providers plan` shows the same check without starting the server")
 	return b.String()
@@ -123,7 +126,7 @@ func Plan(cfg Config, stored map[string]providers.Stored) []Step {
 			st.Outcome = SkippedDeleted
 		case row.Spec.Canonical().Hash() != p.Spec.Canonical().Hash():
 			st.Outcome = Conflict
-			st.Diffs = diffs(row.Spec.Canonical(), p.Spec.Canonical())
+			st.Diffs = row.Spec.Canonical().Diff(p.Spec.Canonical())
 		case !sameSecrets(row.Spec, p.Spec):
 			st.Outcome = KeyDiffers
 		default:
@@ -132,19 +135,6 @@ func Plan(cfg Config, stored map[string]providers.Stored) []Step {
 		steps = append(steps, st)
 	}
 	return steps
-}
-
-func diffs(db, env providers.Canonical) []FieldDiff {
-	var out []FieldDiff
-	add := func(field, a, b string) {
-		if a != b {
-			out = append(out, FieldDiff{Field: field, Database: a, Environment: b})
-		}
-	}
-	add("type", string(db.Type), string(env.Type))
-	add("base_url", db.BaseURL, env.BaseURL)
-	add("region", db.Region, env.Region)
-	return out
 }
 
 // sameSecrets compares key sets (order does not matter) and credentials.
@@ -245,7 +235,7 @@ func PlanFromDatabase(ctx context.Context, db *database.DB, svc *providers.Servi
 	if cfg.Empty() {
 		return nil, nil
 	}
-	return database.Tx(ctx, db, func(ctx context.Context, tx pgx.Tx) ([]Step, error) {
+	return database.SnapshotTx(ctx, db, func(ctx context.Context, tx pgx.Tx) ([]Step, error) {
 		stored, err := svc.LoadAll(ctx, tx)
 		if err != nil {
 			return nil, err

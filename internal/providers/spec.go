@@ -172,12 +172,22 @@ func (c Canonical) Hash() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Diff lists the canonical fields that differ from o, as "field: a → b".
-func (c Canonical) Diff(o Canonical) []string {
-	var d []string
+// FieldDiff is one canonical field that differs between two forms: its
+// value in the form Diff is called on, and in the one it is given.
+type FieldDiff struct {
+	Field    string // type, base_url or region
+	From, To string
+}
+
+func (d FieldDiff) String() string { return fmt.Sprintf("%s: %q → %q", d.Field, d.From, d.To) }
+
+// Diff lists the canonical fields that differ from c to o, in a fixed order.
+// Only these fields, never a secret, can appear.
+func (c Canonical) Diff(o Canonical) []FieldDiff {
+	var d []FieldDiff
 	add := func(field, a, b string) {
 		if a != b {
-			d = append(d, fmt.Sprintf("%s: %q → %q", field, a, b))
+			d = append(d, FieldDiff{Field: field, From: a, To: b})
 		}
 	}
 	add("type", string(c.Type), string(o.Type))

@@ -154,9 +154,13 @@ func TestCanonicalHash(t *testing.T) {
 		s := base
 		change(&s)
 		require.NotEqual(t, h, s.Canonical().Hash(), name)
-		require.Len(t, base.Canonical().Diff(s.Canonical()), 1, name)
-		require.Contains(t, base.Canonical().Diff(s.Canonical())[0], name+":")
+		d := base.Canonical().Diff(s.Canonical())
+		require.Len(t, d, 1, name)
+		require.Equal(t, name, d[0].Field)
 	}
+	d := base.Canonical().Diff(providers.Canonical{Type: providers.Bedrock, BaseURL: "https://y.example/", Region: "us-east-1"})
+	require.Equal(t, []providers.FieldDiff{{Field: "base_url", From: "https://x.example/", To: "https://y.example/"}}, d)
+	require.Equal(t, `base_url: "https://x.example/" → "https://y.example/"`, d[0].String())
 
 	// Field boundaries are encoded: moving a character between fields
 	// changes the hash.
