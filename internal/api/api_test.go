@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,65 +13,46 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aigate/aigate/internal/testclock"
-
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/aigate/aigate/internal/api"
 	"github.com/aigate/aigate/internal/audit"
 	"github.com/aigate/aigate/internal/auth"
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database"
-	"github.com/aigate/aigate/internal/encryption"
-	"github.com/aigate/aigate/internal/httpserver"
-	"github.com/aigate/aigate/internal/providers"
+	"github.com/aigate/aigate/internal/servertest"
 	"github.com/aigate/aigate/internal/testdb"
 	"github.com/aigate/aigate/internal/testlog"
-	"github.com/aigate/aigate/internal/users"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
 
-// testKey encrypts provider secrets in these tests.
-var testKey = bytes.Repeat([]byte{42}, encryption.KeySize)
-
-// replica is one aigate API server on loopback over a shared test database.
+// replica is one aigate replica (the System `aigate server` runs) on
+// loopback over a shared test database, on a manual clock.
 type replica struct {
+	*servertest.Replica
 	t     *testing.T
 	base  string
+	db    *database.DB
 	logs  *testlog.Buffer
-	clock *testclock.Clock
+	clock *clock.Manual
 	fail  *atomic.Pointer[func(audit.Entry) error]
 
 	mu        sync.Mutex
 	responses []string // every response body, for the secret scan
 }
 
-func startReplica(t *testing.T, db *database.DB) *replica {
+// startReplica starts a replica on the database at dbURL ("" for a new one).
+func startReplica(t *testing.T, dbURL string) *replica {
 	t.Helper()
-	r := &replica{t: t, logs: &testlog.Buffer{}, clock: testclock.New(time.Now()), fail: &atomic.Pointer[func(audit.Entry) error]{}}
-	logger := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r := &replica{t: t, clock: clock.NewManual(time.Now()), fail: &atomic.Pointer[func(audit.Entry) error]{}}
 	rec := &audit.Recorder{AfterWrite: func(_ context.Context, e audit.Entry) error {
 		if f := r.fail.Load(); f != nil {
 			return (*f)(e)
 		}
 		return nil
 	}}
-	dbl := database.New(db.Pool, logger)
-	authn := auth.NewAuthenticator(dbl, r.clock.Now, logger)
-	srv := httpserver.New(logger, prometheus.NewRegistry(), nil)
-	keyring, err := encryption.NewKeyring(testKey)
-	require.NoError(t, err)
-	api.New(dbl, authn, users.NewService(dbl, authn, rec, r.clock.Now), providers.NewService(dbl, keyring, rec, r.clock.Now), logger).Mount(srv)
-	addr, err := srv.Listen("127.0.0.1:0")
-	require.NoError(t, err)
-	r.base = "http://" + addr.String()
-	done := make(chan error)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		require.NoError(t, srv.Shutdown(context.Background()))
-		require.NoError(t, <-done)
-	})
+	r.Replica = servertest.Start(t, servertest.Options{DatabaseURL: dbURL, Clock: r.clock, Audit: rec})
+	r.base, r.db, r.logs = r.URL, r.DB(), r.Logs
 	return r
 }
 
@@ -111,8 +91,8 @@ const ownerPassword = "correct horse battery staple"
 // setup starts one replica with a first owner and returns the owner's token.
 func setup(t *testing.T) (*replica, *database.DB, string) {
 	t.Helper()
-	db := testdb.New(t)
-	r := startReplica(t, db)
+	r := startReplica(t, "")
+	db := r.db
 	code, body := r.do("POST", "/api/v1/users/first", "", map[string]any{"email": "Owner@Example.com", "name": "Olive Owner", "password": ownerPassword})
 	require.Equal(t, http.StatusCreated, code, body)
 	require.Equal(t, "owner@example.com", body["user"].(map[string]any)["email"])
@@ -139,8 +119,8 @@ func auditCount(t *testing.T, db *database.DB, where string, args ...any) int {
 // Acceptance 1: exactly one of 20 concurrent users/first calls wins.
 func TestFirstUserConcurrent(t *testing.T) {
 	t.Parallel()
-	db := testdb.New(t)
-	r := startReplica(t, db)
+	r := startReplica(t, "")
+	db := r.db
 	const n = 20
 	codes := make([]int, n)
 	var wg sync.WaitGroup
@@ -209,8 +189,8 @@ func TestRoles(t *testing.T) {
 // suspended it and within auth.CacheTTL (< 1 s) on every other replica.
 func TestSuspensionReachesEveryReplica(t *testing.T) {
 	t.Parallel()
-	a, db, owner := setup(t)
-	b := startReplica(t, db)
+	a, _, owner := setup(t)
+	b := startReplica(t, a.DatabaseURL)
 	member := addUser(t, a, owner, "member@example.com", "member")
 	for _, r := range []*replica{a, b} { // warm both caches
 		code, _ := r.do("GET", "/api/v1/users/me", member, nil)
@@ -224,7 +204,7 @@ func TestSuspensionReachesEveryReplica(t *testing.T) {
 	require.Contains(t, body["message"], "suspended")
 
 	require.Less(t, auth.CacheTTL, time.Second)
-	b.clock.Add(auth.CacheTTL)
+	b.clock.Advance(auth.CacheTTL)
 	code, _ = b.do("GET", "/api/v1/users/me", member, nil)
 	require.Equal(t, http.StatusUnauthorized, code, "another replica re-checks after CacheTTL")
 
@@ -234,7 +214,7 @@ func TestSuspensionReachesEveryReplica(t *testing.T) {
 	// Revoking a token is the same story.
 	code, _ = a.do("PATCH", "/api/v1/users/member@example.com", owner, map[string]any{"suspended": false})
 	require.Equal(t, http.StatusOK, code)
-	b.clock.Add(auth.CacheTTL)
+	b.clock.Advance(auth.CacheTTL)
 	code, created := a.do("POST", "/api/v1/users/member@example.com/tokens", owner, map[string]any{"name": "ci"})
 	require.Equal(t, http.StatusCreated, code)
 	ci := created["token"].(string)
@@ -245,7 +225,7 @@ func TestSuspensionReachesEveryReplica(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, code)
 	code, _ = a.do("GET", "/api/v1/users/me", ci, nil)
 	require.Equal(t, http.StatusUnauthorized, code)
-	b.clock.Add(auth.CacheTTL)
+	b.clock.Advance(auth.CacheTTL)
 	code, _ = b.do("GET", "/api/v1/users/me", ci, nil)
 	require.Equal(t, http.StatusUnauthorized, code)
 }

@@ -93,7 +93,7 @@ func TestConcurrentWrongPasswordsAreThrottled(t *testing.T) {
 
 			res := r.login(target, "wrong-password")
 			require.Equal(t, http.StatusTooManyRequests, res.code, "still throttled while the clock stands still")
-			r.clock.Add(auth.LoginBaseDelay)
+			r.clock.Advance(auth.LoginBaseDelay)
 			res = r.login(target, "wrong-password")
 			require.Equal(t, http.StatusUnauthorized, res.code, "one more check once the delay has passed")
 			res = r.login(target, "wrong-password")

@@ -70,7 +70,8 @@ func TestServerInProcess(t *testing.T) {
 
 	cancel()
 	require.Equal(t, 0, <-done, logs.String())
-	require.Contains(t, logs.String(), `"msg":"http server stopped"`)
+	require.Contains(t, logs.String(), `"msg":"stopped"`)
+	require.Contains(t, logs.String(), `"part":"http"`)
 	require.NotContains(t, logs.String(), `"level":"ERROR"`)
 }
 

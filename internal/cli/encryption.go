@@ -11,8 +11,9 @@ import (
 	"github.com/aigate/aigate/internal/config"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/migrate"
+	"github.com/aigate/aigate/internal/dbopen"
+	"github.com/aigate/aigate/internal/encryption"
 	"github.com/aigate/aigate/internal/providers"
-	"github.com/aigate/aigate/internal/server"
 )
 
 // storeConfig is what commands that read or write encrypted provider data
@@ -119,7 +120,7 @@ type providerStore struct {
 
 // withProviderStore opens the database (embedded or external) with the
 // given keys, checks the schema is current, and runs fn over it.
-func withProviderStore(ctx context.Context, io IO, args []string, command, summary string, batch bool, fn func(context.Context, providerStore) error) (err error) {
+func withProviderStore(ctx context.Context, io IO, args []string, command, summary string, batch bool, fn func(context.Context, providerStore) error) error {
 	cfg := storeConfig{BatchSize: 100}
 	rest, err := storeOptionSet(command, summary, &cfg, batch).Parse(args, io.Getenv, io.Stdout)
 	if err != nil {
@@ -129,21 +130,14 @@ func withProviderStore(ctx context.Context, io IO, args []string, command, summa
 		return fmt.Errorf("%s takes no arguments, got %q", command, rest)
 	}
 	logger := newLogger(cfg.Logging, io.Stderr)
-	opened, err := server.OpenDatabase(ctx, cfg.Database, command, logger)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cErr := opened.Close(); cErr != nil && err == nil {
-			err = cErr
+	return withDatabase(ctx, cfg.Database, command, logger, func(ctx context.Context, opened *dbopen.Opened) error {
+		if err := migrate.New(opened.DB, migrate.Embedded(), buildinfo.Version()).CheckCurrent(ctx); err != nil {
+			return fmt.Errorf("%w; start the server or run `aigate migrate up` first", err)
 		}
-	}()
-	if err := migrate.New(opened.DB, migrate.Embedded(), buildinfo.Version()).CheckCurrent(ctx); err != nil {
-		return fmt.Errorf("%w; start the server or run `aigate migrate up` first", err)
-	}
-	keyring, err := server.LoadKeyring(cfg.Keys, cfg.Database, logger)
-	if err != nil {
-		return err
-	}
-	return fn(ctx, providerStore{db: opened.DB, providers: providers.NewService(opened.DB, keyring, &audit.Recorder{}, nil), cfg: cfg})
+		keyring, err := encryption.LoadKeyring(cfg.Keys, embeddedDataDir(cfg.Database), logger)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, providerStore{db: opened.DB, providers: providers.NewService(opened.DB, keyring, &audit.Recorder{}, nil), cfg: cfg})
+	})
 }

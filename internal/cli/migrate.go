@@ -9,7 +9,7 @@ import (
 	"github.com/aigate/aigate/internal/buildinfo"
 	"github.com/aigate/aigate/internal/config"
 	"github.com/aigate/aigate/internal/database/migrate"
-	"github.com/aigate/aigate/internal/server"
+	"github.com/aigate/aigate/internal/dbopen"
 )
 
 type migrateConfig struct {
@@ -76,7 +76,7 @@ func migrateCommand() *Command {
 	}
 }
 
-func withMigrator(ctx context.Context, io IO, args []string, cmd, summary string, fn func(context.Context, *migrate.Migrator) error) (err error) {
+func withMigrator(ctx context.Context, io IO, args []string, cmd, summary string, fn func(context.Context, *migrate.Migrator) error) error {
 	var cfg migrateConfig
 	rest, err := migrateOptionSet(cmd, summary, &cfg).Parse(args, io.Getenv, io.Stdout)
 	if err != nil {
@@ -85,15 +85,7 @@ func withMigrator(ctx context.Context, io IO, args []string, cmd, summary string
 	if len(rest) > 0 {
 		return fmt.Errorf("aigate migrate %s takes no arguments, got %q", cmd, rest)
 	}
-	logger := newLogger(cfg.Logging, io.Stderr)
-	opened, err := server.OpenDatabase(ctx, cfg.Database, "aigate migrate", logger)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cErr := opened.Close(); cErr != nil && err == nil {
-			err = cErr
-		}
-	}()
-	return fn(ctx, migrate.New(opened.DB, migrate.Embedded(), buildinfo.Version()))
+	return withDatabase(ctx, cfg.Database, "aigate migrate", newLogger(cfg.Logging, io.Stderr), func(ctx context.Context, opened *dbopen.Opened) error {
+		return fn(ctx, migrate.New(opened.DB, migrate.Embedded(), buildinfo.Version()))
+	})
 }

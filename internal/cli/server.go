@@ -31,8 +31,7 @@ func serverCommand() *Command {
 			if len(rest) > 0 {
 				return fmt.Errorf("aigate server takes no arguments, got %q", rest)
 			}
-			cfg.Environ = io.environ()
-			return server.Run(ctx, cfg, newLogger(cfg.Logging, io.Stderr))
+			return server.Run(ctx, cfg, server.Deps{Environ: io.environ(), Logger: newLogger(cfg.Logging, io.Stderr)})
 		},
 	}
 }

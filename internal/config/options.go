@@ -41,9 +41,6 @@ type Server struct {
 	RecordPrompts bool
 	// ProviderReloadInterval is the gateway's backstop reload period.
 	ProviderReloadInterval time.Duration
-	// Environ is the process environment, the source the provider seed
-	// reads (AIGATE_OPENAI_KEY, AIGATE_PROVIDER_<N>_*, ...); not options.
-	Environ []string
 	Database
 	Logging
 }

@@ -1,13 +1,9 @@
 package gateway_test
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,14 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigate/aigate/internal/audit"
-	"github.com/aigate/aigate/internal/auth"
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database"
-	"github.com/aigate/aigate/internal/encryption"
 	"github.com/aigate/aigate/internal/gateway"
-	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/providers"
-	"github.com/aigate/aigate/internal/pubsub"
+	"github.com/aigate/aigate/internal/servertest"
 	"github.com/aigate/aigate/internal/testdb"
 	"github.com/aigate/aigate/internal/testlog"
 	"github.com/aigate/aigate/internal/users"
@@ -35,8 +29,6 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // milliseconds, the bound only keeps a broken test from hanging.
 const waitFor = 30 * time.Second
 
-var encKey = bytes.Repeat([]byte{0x42}, encryption.KeySize)
-
 // Provider keys the mock upstream accepts; distinctive so a leak is found.
 const (
 	openAIKey    = "sk-upstream-OPENAI-0123456789abcdef"
@@ -44,90 +36,43 @@ const (
 	anthropicKey = "sk-ant-upstream-ANTHROPIC-0123456789"
 )
 
-// replica is one gateway on a database, as a server replica runs it.
+// replica is one aigate replica, the System that `aigate server` runs,
+// with the parts the tests reach into.
 type replica struct {
+	*servertest.Replica
 	t         testing.TB
 	db        *database.DB
 	providers *providers.Service
 	reloader  *gateway.Reloader
-	recorder  *interceptions.Recorder
 	reg       *prometheus.Registry
 	logs      *testlog.Buffer
 	url       string // http://127.0.0.1:PORT
-	// shutdown stops the replica as the server does: HTTP first (ctx is
-	// its shutdown timeout), then the recorder (final flush) and the
-	// reloader. Later calls do nothing; cleanup calls it too.
-	shutdown func(ctx context.Context)
 }
 
 type options struct {
-	pubsub        bool // reload on notifications (Run) instead of by hand
 	recordPrompts bool
 	transport     http.RoundTripper
-	// reloadInterval is the backstop period; long by default, so tests see
-	// changes only through Reload or notifications.
+	clock         clock.Clock
+	// reloadInterval is the backstop period; an hour by default, so tests
+	// see changes only through notifications or Reload.
 	reloadInterval time.Duration
+	// shutdownTimeout is --shutdown-timeout.
+	shutdownTimeout time.Duration
 }
 
-func startReplica(t testing.TB, db *database.DB, o options) *replica {
+// startReplica starts a replica on the database at dbURL ("" for a new one).
+func startReplica(t testing.TB, dbURL string, o options) *replica {
 	t.Helper()
-	ctx := context.Background()
-	kr, err := encryption.NewKeyring(encKey)
-	require.NoError(t, err)
-	r := &replica{t: t, db: db, providers: providers.NewService(db, kr, &audit.Recorder{}, nil), reg: prometheus.NewRegistry(), logs: &testlog.Buffer{}}
-	logger := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var ps *pubsub.PubSub
-	if o.pubsub {
-		ps, err = pubsub.New(ctx, pubsub.Config{ConnString: db.Pool.Config().ConnString(), Logger: logger})
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = ps.Close() })
-	}
-	r.reloader, err = gateway.NewReloader(ctx, gateway.ReloaderConfig{Providers: r.providers, PubSub: ps, Interval: cmp.Or(o.reloadInterval, time.Hour), Logger: logger, Registerer: r.reg})
-	require.NoError(t, err)
-	t.Cleanup(r.reloader.Close)
-	r.recorder = interceptions.NewRecorder(db, interceptions.Config{FlushInterval: 10 * time.Millisecond, Logger: logger, Registerer: r.reg})
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan struct{}, 2)
-	go func() { r.recorder.Run(runCtx); done <- struct{}{} }()
-	go func() { r.reloader.Run(runCtx); done <- struct{}{} }()
-
 	// The gateway's upstream connections are closed with the replica, so
 	// the leak check at the end of the package sees none of them.
-	transport := o.transport
-	if transport == nil {
-		tr := gateway.NewTransport()
-		t.Cleanup(tr.CloseIdleConnections)
-		transport = tr
-	}
-	srv := httpserver.New(logger, r.reg, nil)
-	gateway.New(gateway.Config{
-		Auth: auth.NewAuthenticator(db, nil, logger), Snapshots: r.reloader, Recorder: r.recorder,
-		ReplicaID: uuid.New(), RecordPrompts: o.recordPrompts, Transport: transport, Logger: logger, Registerer: r.reg,
-	}).Mount(srv)
-	addr, err := srv.Listen("127.0.0.1:0")
-	require.NoError(t, err)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	r.url = "http://" + addr.String()
-	var once sync.Once
-	r.shutdown = func(sctx context.Context) {
-		once.Do(func() {
-			err := srv.Shutdown(sctx)
-			if sctx.Err() == nil {
-				require.NoError(t, err)
-			}
-			require.NoError(t, <-served)
-			stop()
-			<-done
-			<-done
-		})
-	}
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, waitFor)
-		defer cancel()
-		r.shutdown(sctx)
+	sr := servertest.Start(t, servertest.Options{
+		DatabaseURL: dbURL, Clock: o.clock, Transport: o.transport, RecordPrompts: o.recordPrompts,
+		ReloadInterval: o.reloadInterval, ShutdownTimeout: o.shutdownTimeout,
 	})
-	return r
+	return &replica{
+		Replica: sr, t: t, db: sr.DB(), providers: sr.Providers(), reloader: sr.Reloader(),
+		reg: sr.Registry, logs: sr.Logs, url: sr.URL,
+	}
 }
 
 // env is a database with a user, a token and one gateway replica.
@@ -139,10 +84,8 @@ type env struct {
 
 func setup(t testing.TB, o options) *env {
 	t.Helper()
-	db := testdb.New(t)
-	r := startReplica(t, db, o)
-	us := users.NewService(db, auth.NewAuthenticator(db, nil, nil), &audit.Recorder{}, nil)
-	u, token, err := us.CreateFirst(context.Background(), users.Input{Email: "dev@example.com", Name: "Dev", Password: "correct horse battery"})
+	r := startReplica(t, "", o)
+	u, token, err := r.Users().CreateFirst(context.Background(), users.Input{Email: "dev@example.com", Name: "Dev", Password: "correct horse battery"})
 	require.NoError(t, err)
 	return &env{replica: r, token: token, userID: u.ID}
 }

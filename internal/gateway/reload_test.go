@@ -24,8 +24,8 @@ const changeDeadline = time.Second
 // other within a second, and a stream in flight during the change finishes.
 func TestChangesReachOtherReplica(t *testing.T) {
 	t.Parallel()
-	a := setup(t, options{pubsub: true})
-	b := startReplica(t, a.db, options{pubsub: true})
+	a := setup(t, options{})
+	b := startReplica(t, a.DatabaseURL, options{})
 	oldUp := llmmock.New(t, llmmock.Options{Events: 10, EventDelay: 30 * time.Millisecond})
 	newUp := llmmock.New(t, llmmock.Options{})
 	a.addProvider("oa", "openai", oldUp.OpenAIBaseURL(), openAIKey)
@@ -83,7 +83,7 @@ func waitServed(t *testing.T, url, token, provider string, status int) {
 // reload, so a change made while it was down is not lost.
 func TestReloadAfterListenerReconnect(t *testing.T) {
 	t.Parallel()
-	a := setup(t, options{pubsub: true})
+	a := setup(t, options{})
 	mock := llmmock.New(t, llmmock.Options{})
 	a.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
 	before := metricValue(t, a.replica, "aigate_gateway_snapshot_reloads_total")
@@ -117,8 +117,10 @@ func TestFailedReloadKeepsServing(t *testing.T) {
 	ctx := context.Background()
 	_, err := a.db.Pool.Exec(ctx, "ALTER TABLE ai_provider_keys RENAME TO ai_provider_keys_away")
 	require.NoError(t, err)
+	// (A reload that the provider's creation notified may fail here too.)
+	failed := metricValue(t, a.replica, "aigate_gateway_snapshot_reload_failures_total")
 	require.Error(t, a.reloader.Reload(ctx))
-	require.EqualValues(t, 1, metricValue(t, a.replica, "aigate_gateway_snapshot_reload_failures_total"))
+	require.Greater(t, metricValue(t, a.replica, "aigate_gateway_snapshot_reload_failures_total"), failed)
 	resp, _ := post(t, a.url+"/ai/oa/v1/chat/completions", a.token, "bearer", body(chatBody, false), nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "the previous snapshot still serves")
 

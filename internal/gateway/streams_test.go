@@ -15,6 +15,7 @@ import (
 
 	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/llmmock"
+	"github.com/aigate/aigate/internal/testdb"
 )
 
 // chatEvents splits a chat completions stream into its events' data, each
@@ -203,7 +204,7 @@ func TestShutdownKeepsTheRecordsOfCutStreams(t *testing.T) {
 		// have stopped.
 		tr := gateway.NewTransport()
 		t.Cleanup(tr.CloseIdleConnections)
-		e := setup(t, options{transport: slowClose{tr}})
+		e := setup(t, options{transport: slowClose{tr}, shutdownTimeout: time.Nanosecond})
 		mock := llmmock.New(t, llmmock.Options{Events: 10_000, EventDelay: 5 * time.Millisecond})
 		e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
 		e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
@@ -236,12 +237,12 @@ func TestShutdownKeepsTheRecordsOfCutStreams(t *testing.T) {
 			}
 		}
 		// The shutdown timeout is over at once: every stream is cut.
-		expired, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
-		e.shutdown(expired)
-		cancel()
+		require.NoError(t, e.Stop(context.Background()))
 		clients.Wait()
 
-		rows := e.interceptions() // the recorder has stopped: nothing more comes
+		// The replica has stopped, its pool with it; the recorder has
+		// written what it will.
+		rows := (&replica{t: t, db: testdb.Open(t, e.DatabaseURL)}).interceptions()
 		require.Len(t, rows, streams, "round %d: every cut stream is recorded", round)
 		for _, r := range rows {
 			require.Contains(t, []string{"client_cancelled", "upstream_error"}, r.Status, "round %d", round)

@@ -1,4 +1,9 @@
-package server
+// Package dbopen opens the database a command is configured with: the
+// external PostgreSQL at --postgres-url, or aigate's own embedded one in the
+// data dir, started first. The server and the maintenance commands (migrate,
+// encryption, providers plan) open it this way; it knows nothing of the
+// gateway or the API, so those commands do not carry them.
+package dbopen
 
 import (
 	"context"
@@ -12,23 +17,31 @@ import (
 	"github.com/aigate/aigate/internal/embeddedpg"
 )
 
-// OpenedDatabase is an open connection pool and, when aigate runs its own
+// EmbeddedDatabaseName is the database aigate uses in its embedded cluster.
+const EmbeddedDatabaseName = "aigate"
+
+// embeddedStopTimeout bounds the clean shutdown of the embedded PostgreSQL
+// before it is killed.
+const embeddedStopTimeout = 30 * time.Second
+
+// Opened is an open connection pool and, when aigate runs its own
 // PostgreSQL, that server.
-type OpenedDatabase struct {
+type Opened struct {
 	DB *database.DB
 	// Died is closed if the embedded PostgreSQL exits on its own; nil for
 	// an external database.
-	Died  <-chan struct{}
-	close func() error
+	Died <-chan struct{}
+	// Embedded reports whether aigate started the PostgreSQL it uses.
+	Embedded bool
+	close    func() error
 }
 
 // Close closes the pool and stops the embedded PostgreSQL, if any.
-func (o *OpenedDatabase) Close() error { return o.close() }
+func (o *Opened) Close() error { return o.close() }
 
-// OpenDatabase connects to the configured database, starting the embedded
-// PostgreSQL first when no URL is given. Every command that needs the
-// database (server, migrate) opens it this way.
-func OpenDatabase(ctx context.Context, cfg config.Database, applicationName string, logger *slog.Logger) (*OpenedDatabase, error) {
+// Open connects to the configured database, starting the embedded
+// PostgreSQL first when no URL is given.
+func Open(ctx context.Context, cfg config.Database, applicationName string, logger *slog.Logger) (*Opened, error) {
 	url := cfg.PostgresURL
 	stopEmbedded := func() error { return nil }
 	var died <-chan struct{}
@@ -63,16 +76,13 @@ func OpenDatabase(ctx context.Context, cfg config.Database, applicationName stri
 	if err != nil {
 		return nil, errors.Join(err, stopEmbedded())
 	}
-	return &OpenedDatabase{
-		DB:   database.New(pool, logger.With("component", "database")),
-		Died: died,
+	return &Opened{
+		DB:       database.New(pool, logger.With("component", "database")),
+		Died:     died,
+		Embedded: cfg.PostgresURL == "",
 		close: func() error {
 			pool.Close()
 			return stopEmbedded()
 		},
 	}, nil
 }
-
-// embeddedStopTimeout bounds the clean shutdown of the embedded PostgreSQL
-// before it is killed.
-const embeddedStopTimeout = 30 * time.Second
