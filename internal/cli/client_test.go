@@ -11,19 +11,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/aigate/aigate/internal/api"
-	"github.com/aigate/aigate/internal/audit"
-	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/cli"
 	"github.com/aigate/aigate/internal/client"
-	"github.com/aigate/aigate/internal/encryption"
-	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/providers"
-	"github.com/aigate/aigate/internal/testdb"
-	"github.com/aigate/aigate/internal/users"
+	"github.com/aigate/aigate/internal/servertest"
 )
 
 const (
@@ -35,26 +28,11 @@ const (
 	memberPassword = "member password 0123456789"
 )
 
-// startAPI serves the admin API on loopback over a database of the test's
-// own, and returns its URL.
+// startAPI starts a replica (the System `aigate server` runs) on a database
+// of the test's own, and returns its URL.
 func startAPI(t *testing.T) string {
 	t.Helper()
-	db := testdb.New(t)
-	logger := testdb.Logger(t)
-	authn := auth.NewAuthenticator(db, nil, logger)
-	srv := httpserver.New(logger, prometheus.NewRegistry(), nil)
-	keyring, err := encryption.NewKeyring(bytes.Repeat([]byte{7}, encryption.KeySize))
-	require.NoError(t, err)
-	api.New(db, authn, users.NewService(db, authn, &audit.Recorder{}, nil), providers.NewService(db, keyring, &audit.Recorder{}, nil), logger).Mount(srv)
-	addr, err := srv.Listen("127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		require.NoError(t, srv.Shutdown(context.Background()))
-		require.NoError(t, <-done)
-	})
-	return "http://" + addr.String()
+	return servertest.Start(t, servertest.Options{}).URL
 }
 
 // cliRunner runs the CLI in-process with a config directory of its own and

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigate/aigate/internal/apperr"
@@ -19,7 +20,6 @@ import (
 	"github.com/aigate/aigate/internal/embeddedpg"
 	"github.com/aigate/aigate/internal/encryption"
 	"github.com/aigate/aigate/internal/providers"
-	"github.com/aigate/aigate/internal/pubsub"
 	"github.com/aigate/aigate/internal/testdb"
 )
 
@@ -423,7 +423,7 @@ func TestChangesAreAtomicAndNotified(t *testing.T) {
 	db := testdb.Open(t, url)
 	var failOn string
 	rec := &audit.Recorder{AfterWrite: func(_ context.Context, e audit.Entry) error {
-		if e.ResourceType+"/"+e.Action == failOn {
+		if e.ResourceType+"/"+string(e.Action) == failOn {
 			return errors.New("injected audit failure")
 		}
 		return nil
@@ -431,27 +431,21 @@ func TestChangesAreAtomicAndNotified(t *testing.T) {
 	svc := providers.NewService(db, keyring(t, keyA), rec, nil)
 	ctx := context.Background()
 
-	ps, err := pubsub.New(ctx, pubsub.Config{ConnString: url, Logger: testdb.Logger(t)})
+	// A plain LISTEN session, as any replica's listener is.
+	listener, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, ps.Close()) })
-	got := make(chan providers.Change, 10)
-	cancel, err := ps.Subscribe(providers.ChangesChannel, func(ev pubsub.Event) {
-		var c providers.Change
-		if !ev.Missed {
-			require.NoError(t, json.Unmarshal([]byte(ev.Payload), &c))
-			got <- c
-		}
-	})
+	t.Cleanup(func() { _ = listener.Close(context.Background()) })
+	_, err = listener.Exec(ctx, "LISTEN "+providers.ChangesChannel)
 	require.NoError(t, err)
-	t.Cleanup(cancel)
 
 	p := createOpenAI(t, svc, "openai", secret1)
-	select {
-	case c := <-got:
-		require.Equal(t, providers.Change{ID: p.ID, Name: "openai", Action: "create"}, c)
-	case <-time.After(5 * time.Second):
-		t.Fatal("no notification for a committed create")
-	}
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second) // a hang, not a slow machine
+	defer cancel()
+	note, err := listener.WaitForNotification(waitCtx)
+	require.NoError(t, err, "no notification for a committed create")
+	var c providers.Change
+	require.NoError(t, json.Unmarshal([]byte(note.Payload), &c))
+	require.Equal(t, providers.Change{ID: p.ID, Name: "openai", Action: "create"}, c)
 
 	// The provider entry is written after the key entries: failing it must
 	// take the key rows and key entries with it.
@@ -474,13 +468,11 @@ func TestChangesAreAtomicAndNotified(t *testing.T) {
 	// A later committed change is the next thing subscribers hear.
 	failOn = ""
 	require.NoError(t, svc.Delete(ctx, actor, "openai"))
-	select {
-	case c := <-got:
-		require.Equal(t, providers.Change{ID: p.ID, Name: "openai", Action: "delete"}, c)
-	case <-time.After(5 * time.Second):
-		t.Fatal("no notification for a committed delete")
-	}
-	require.Empty(t, got, "rolled-back changes notify nobody")
+	note, err = listener.WaitForNotification(waitCtx)
+	require.NoError(t, err, "no notification for a committed delete")
+	require.NoError(t, json.Unmarshal([]byte(note.Payload), &c))
+	require.Equal(t, providers.Change{ID: p.ID, Name: "openai", Action: "delete"}, c,
+		"the next notification is the delete: rolled-back changes notify nobody")
 }
 
 // Acceptance 4, in-process: old ciphertexts decrypt under a keyring that
