@@ -1,7 +1,8 @@
 // Package api is the admin REST API under /api/v1: the route table with each
-// route's access rule (the one place roles are checked), caller
-// authentication, JSON decoding and the mapping of domain errors to HTTP
-// answers. Handlers are thin layers over the domain packages.
+// route's access rule (the one place roles are checked) and success status
+// (the one place a success status is chosen), caller authentication, JSON
+// decoding and the mapping of domain errors to HTTP answers. Handlers are
+// thin layers over the domain packages.
 package api
 
 import (
@@ -94,34 +95,42 @@ func (a *API) resolveUser(ctx context.Context, p *auth.Principal, ref string) (u
 	return id, err
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
+// handler does a route's work and returns the body to answer with; wrap
+// writes it with the route's status.
+type handler func(r *http.Request, p *auth.Principal) (any, error)
 
+// route is one row of the route table: the pattern, who may call it, the
+// status it answers with when it succeeds (the one status, also recorded in
+// the audit entries the request writes: domain packages know nothing of
+// HTTP), and the handler.
 type route struct {
 	pattern string
 	allow   rule
+	status  int
 	handle  handler
 }
 
 func (a *API) routes() []route {
 	owner, auditor := auth.RoleOwner, auth.RoleAuditor
+	ok, created, noContent := http.StatusOK, http.StatusCreated, http.StatusNoContent
 	return []route{
-		{"POST /api/v1/users/first", public, a.createFirstUser},
-		{"POST /api/v1/login", public, a.login},
-		{"GET /api/v1/users", roles(owner), a.listUsers},
-		{"POST /api/v1/users", roles(owner), a.createUser},
-		{"GET /api/v1/users/{user}", a.selfOr(owner), a.getUser},
-		{"PATCH /api/v1/users/{user}", roles(owner), a.updateUser},
-		{"DELETE /api/v1/users/{user}", roles(owner), a.deleteUser},
-		{"GET /api/v1/users/{user}/tokens", a.selfOr(owner), a.listTokens},
-		{"POST /api/v1/users/{user}/tokens", a.selfOr(owner), a.createToken},
-		{"DELETE /api/v1/users/{user}/tokens/{token}", a.selfOr(owner), a.revokeToken},
-		{"GET /api/v1/providers", roles(owner, auditor), a.listProviders},
-		{"POST /api/v1/providers", roles(owner), a.createProvider},
-		{"GET /api/v1/providers/{provider}", roles(owner, auditor), a.getProvider},
-		{"PATCH /api/v1/providers/{provider}", roles(owner), a.updateProvider},
-		{"DELETE /api/v1/providers/{provider}", roles(owner), a.deleteProvider},
-		{"POST /api/v1/providers/{provider}/restore", roles(owner), a.restoreProvider},
-		{"GET /api/v1/audit", roles(owner, auditor), a.listAudit},
+		{"POST /api/v1/users/first", public, created, a.createFirstUser},
+		{"POST /api/v1/login", public, ok, a.login},
+		{"GET /api/v1/users", roles(owner), ok, a.listUsers},
+		{"POST /api/v1/users", roles(owner), created, a.createUser},
+		{"GET /api/v1/users/{user}", a.selfOr(owner), ok, a.getUser},
+		{"PATCH /api/v1/users/{user}", roles(owner), ok, a.updateUser},
+		{"DELETE /api/v1/users/{user}", roles(owner), noContent, a.deleteUser},
+		{"GET /api/v1/users/{user}/tokens", a.selfOr(owner), ok, a.listTokens},
+		{"POST /api/v1/users/{user}/tokens", a.selfOr(owner), created, a.createToken},
+		{"DELETE /api/v1/users/{user}/tokens/{token}", a.selfOr(owner), noContent, a.revokeToken},
+		{"GET /api/v1/providers", roles(owner, auditor), ok, a.listProviders},
+		{"POST /api/v1/providers", roles(owner), created, a.createProvider},
+		{"GET /api/v1/providers/{provider}", roles(owner, auditor), ok, a.getProvider},
+		{"PATCH /api/v1/providers/{provider}", roles(owner), ok, a.updateProvider},
+		{"DELETE /api/v1/providers/{provider}", roles(owner), noContent, a.deleteProvider},
+		{"POST /api/v1/providers/{provider}/restore", roles(owner), ok, a.restoreProvider},
+		{"GET /api/v1/audit", roles(owner, auditor), ok, a.listAudit},
 	}
 }
 
@@ -133,12 +142,14 @@ func (a *API) Mount(srv *httpserver.Server) {
 }
 
 // wrap runs a route: it checks the path and query values, authenticates the
-// caller and applies the route's access rule before the handler runs.
+// caller and applies the route's access rule before the handler runs, and
+// answers with the route's status.
 func (a *API) wrap(rt route) http.Handler {
 	pathNames := wildcards(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := audit.WithMeta(r.Context(), audit.Meta{
 			RequestID: httpserver.RequestID(r.Context()), IP: clientIP(r), UserAgent: recordable(r.UserAgent(), maxUserAgent),
+			StatusCode: rt.status,
 		})
 		r = r.WithContext(ctx)
 		// Before authentication, which looks the token up: a request the
@@ -166,8 +177,14 @@ func (a *API) wrap(rt route) http.Handler {
 				return
 			}
 		}
-		if err := rt.handle(w, r, p); err != nil {
+		body, err := rt.handle(r, p)
+		switch {
+		case err != nil:
 			a.writeErr(w, r, err)
+		case rt.status == http.StatusNoContent:
+			w.WriteHeader(rt.status)
+		default:
+			httpserver.WriteJSON(w, rt.status, body)
 		}
 	})
 }

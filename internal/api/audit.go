@@ -10,7 +10,6 @@ import (
 	"github.com/aigate/aigate/internal/apperr"
 	"github.com/aigate/aigate/internal/audit"
 	"github.com/aigate/aigate/internal/auth"
-	"github.com/aigate/aigate/internal/httpserver"
 )
 
 // auditEntry is the JSON form of an audit row.
@@ -30,11 +29,11 @@ type auditEntry struct {
 	StatusCode   int32           `json:"status_code"`
 }
 
-func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+func (a *API) listAudit(r *http.Request, _ *auth.Principal) (any, error) {
 	q := r.URL.Query()
 	f := audit.Filter{
 		ResourceType: q.Get("resource_type"), Resource: q.Get("resource"), Actor: q.Get("actor"),
-		Action: q.Get("action"), Cursor: q.Get("cursor"),
+		Action: audit.Action(q.Get("action")), Cursor: q.Get("cursor"),
 	}
 	var vs []apperr.Validation
 	for _, tf := range []struct {
@@ -58,14 +57,14 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ *auth.Principa
 		f.Limit = n
 	}
 	if err := apperr.Invalid(vs...); err != nil {
-		return err
+		return nil, err
 	}
 	page, err := audit.List(r.Context(), a.db, f)
 	if errors.Is(err, audit.ErrBadCursor) {
-		return apperr.Invalid(apperr.Validation{Field: "cursor", Detail: err.Error()})
+		return nil, apperr.Invalid(apperr.Validation{Field: "cursor", Detail: err.Error()})
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	entries := make([]auditEntry, len(page.Entries))
 	for i, e := range page.Entries {
@@ -73,6 +72,5 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request, _ *auth.Principa
 			ResourceType: e.ResourceType, ResourceID: e.ResourceID, ResourceName: e.ResourceName, Diff: e.Diff,
 			RequestID: e.RequestID, IP: e.Ip, UserAgent: e.UserAgent, StatusCode: e.StatusCode}
 	}
-	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"entries": entries, "next_cursor": page.NextCursor})
-	return nil
+	return map[string]any{"entries": entries, "next_cursor": page.NextCursor}, nil
 }

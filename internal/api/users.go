@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/internal/auth"
-	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/users"
 )
 
@@ -16,67 +15,54 @@ type userInput struct {
 	Role     string `json:"role"`
 }
 
-func (a *API) createFirstUser(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+func (a *API) createFirstUser(r *http.Request, _ *auth.Principal) (any, error) {
 	var in userInput
 	if err := decode(r, &in); err != nil {
-		return err
+		return nil, err
 	}
 	u, token, err := a.users.CreateFirst(r.Context(), users.Input{Email: in.Email, Name: in.Name, Password: in.Password})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	httpserver.WriteJSON(w, http.StatusCreated, map[string]any{"user": u, "token": token})
-	return nil
+	return map[string]any{"user": u, "token": token}, nil
 }
 
-func (a *API) login(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+func (a *API) login(r *http.Request, _ *auth.Principal) (any, error) {
 	var in struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	}
 	if err := decode(r, &in); err != nil {
-		return err
+		return nil, err
 	}
 	u, token, err := a.users.Login(r.Context(), in.Email, in.Password, clientIP(r))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"user": u, "token": token})
-	return nil
+	return map[string]any{"user": u, "token": token}, nil
 }
 
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+func (a *API) listUsers(r *http.Request, _ *auth.Principal) (any, error) {
 	us, err := a.users.List(r.Context())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"users": us})
-	return nil
+	return map[string]any{"users": us}, nil
 }
 
-func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+func (a *API) createUser(r *http.Request, p *auth.Principal) (any, error) {
 	var in userInput
 	if err := decode(r, &in); err != nil {
-		return err
+		return nil, err
 	}
-	u, err := a.users.Create(r.Context(), actorOf(p), users.Input(in))
-	if err != nil {
-		return err
-	}
-	httpserver.WriteJSON(w, http.StatusCreated, u)
-	return nil
+	return a.users.Create(r.Context(), actorOf(p), users.Input(in))
 }
 
-func (a *API) getUser(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	u, err := a.users.Get(r.Context(), userRef(r, p))
-	if err != nil {
-		return err
-	}
-	httpserver.WriteJSON(w, http.StatusOK, u)
-	return nil
+func (a *API) getUser(r *http.Request, p *auth.Principal) (any, error) {
+	return a.users.Get(r.Context(), userRef(r, p))
 }
 
-func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+func (a *API) updateUser(r *http.Request, p *auth.Principal) (any, error) {
 	var in struct {
 		Email     *string `json:"email"`
 		Name      *string `json:"name"`
@@ -85,53 +71,38 @@ func (a *API) updateUser(w http.ResponseWriter, r *http.Request, p *auth.Princip
 		Suspended *bool   `json:"suspended"`
 	}
 	if err := decode(r, &in); err != nil {
-		return err
+		return nil, err
 	}
-	u, err := a.users.Update(r.Context(), actorOf(p), userRef(r, p), users.Patch(in))
-	if err != nil {
-		return err
-	}
-	httpserver.WriteJSON(w, http.StatusOK, u)
-	return nil
+	return a.users.Update(r.Context(), actorOf(p), userRef(r, p), users.Patch(in))
 }
 
-func (a *API) deleteUser(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	if err := a.users.Delete(r.Context(), actorOf(p), userRef(r, p)); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+func (a *API) deleteUser(r *http.Request, p *auth.Principal) (any, error) {
+	return nil, a.users.Delete(r.Context(), actorOf(p), userRef(r, p))
 }
 
-func (a *API) listTokens(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+func (a *API) listTokens(r *http.Request, p *auth.Principal) (any, error) {
 	ts, err := a.users.ListTokens(r.Context(), userRef(r, p))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	httpserver.WriteJSON(w, http.StatusOK, map[string]any{"tokens": ts})
-	return nil
+	return map[string]any{"tokens": ts}, nil
 }
 
-func (a *API) createToken(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+func (a *API) createToken(r *http.Request, p *auth.Principal) (any, error) {
 	var in struct {
 		Name      string     `json:"name"`
 		ExpiresAt *time.Time `json:"expires_at"`
 	}
 	if err := decode(r, &in); err != nil {
-		return err
+		return nil, err
 	}
 	t, secret, err := a.users.CreateToken(r.Context(), actorOf(p), userRef(r, p), in.Name, in.ExpiresAt)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	httpserver.WriteJSON(w, http.StatusCreated, map[string]any{"api_token": t, "token": secret})
-	return nil
+	return map[string]any{"api_token": t, "token": secret}, nil
 }
 
-func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	if err := a.users.RevokeToken(r.Context(), actorOf(p), userRef(r, p), r.PathValue("token")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+func (a *API) revokeToken(r *http.Request, p *auth.Principal) (any, error) {
+	return nil, a.users.RevokeToken(r.Context(), actorOf(p), userRef(r, p), r.PathValue("token"))
 }

@@ -39,6 +39,11 @@ type Meta struct {
 	RequestID string
 	IP        string
 	UserAgent string
+	// StatusCode is the status the request answers with when it succeeds,
+	// which the API's route table says: entries are written only by changes
+	// that commit, so it is the status of every entry the request records.
+	// 0 outside a request (the startup seed, maintenance commands).
+	StatusCode int
 }
 
 type metaKey struct{}
@@ -107,15 +112,29 @@ func normalize(v any) any {
 	return v
 }
 
-// Entry is one audited change.
+// Action is what an audited change did. The values are stored and filtered
+// on (aigate audit list --action), so one never changes meaning.
+type Action string
+
+// The actions.
+const (
+	ActionCreate  Action = "create"
+	ActionWrite   Action = "write" // any change to an existing resource
+	ActionDelete  Action = "delete"
+	ActionRestore Action = "restore"
+	ActionLogin   Action = "login"
+	ActionRotate  Action = "rotate" // re-encryption under the active key
+)
+
+// Entry is one audited change. Where it came from, including the status
+// code, is the Meta in the context it is recorded under.
 type Entry struct {
 	Actor        Actor
-	Action       string // create, write, delete, restore, login, ...
+	Action       Action
 	ResourceType string // user, api_token, ai_provider, ...
 	ResourceID   string
 	ResourceName string
 	Diff         Diff
-	StatusCode   int // the status the request answers with
 }
 
 // Recorder writes entries. The zero value is ready to use.
@@ -144,9 +163,9 @@ func (r *Recorder) Record(ctx context.Context, tx pgx.Tx, e Entry) error {
 	}
 	m := metaFrom(ctx)
 	_, err = dbsqlc.New(tx).AuditLogInsert(ctx, dbsqlc.AuditLogInsertParams{
-		Time: now().UTC(), Actor: e.Actor.ID, ActorEmail: e.Actor.Email, Action: e.Action,
+		Time: now().UTC(), Actor: e.Actor.ID, ActorEmail: e.Actor.Email, Action: string(e.Action),
 		ResourceType: e.ResourceType, ResourceID: e.ResourceID, ResourceName: e.ResourceName,
-		Diff: raw, RequestID: m.RequestID, Ip: m.IP, UserAgent: m.UserAgent, StatusCode: int32(e.StatusCode),
+		Diff: raw, RequestID: m.RequestID, Ip: m.IP, UserAgent: m.UserAgent, StatusCode: int32(m.StatusCode),
 	})
 	if err != nil {
 		return fmt.Errorf("write audit entry: %w", err)
@@ -164,7 +183,7 @@ type Filter struct {
 	ResourceType string
 	Resource     string // id or name
 	Actor        string // user id, email or "system"
-	Action       string
+	Action       Action
 	Since, Until *time.Time
 	Limit        int
 	Cursor       string
@@ -194,7 +213,7 @@ func List(ctx context.Context, db *database.DB, f Filter) (Page, error) {
 	limit = min(limit, MaxLimit)
 	p := dbsqlc.AuditLogListParams{
 		ResourceType: nonEmpty(f.ResourceType), Resource: nonEmpty(f.Resource), Actor: nonEmpty(f.Actor),
-		Action: nonEmpty(f.Action), Since: f.Since, Until: f.Until, RowLimit: int32(limit + 1),
+		Action: nonEmpty(string(f.Action)), Since: f.Since, Until: f.Until, RowLimit: int32(limit + 1),
 	}
 	if f.Cursor != "" {
 		t, id, err := decodeCursor(f.Cursor)

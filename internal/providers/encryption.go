@@ -118,7 +118,7 @@ func (s *Service) Rotate(ctx context.Context, batchSize int, progress func(Rotat
 	}
 	_, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
 		return struct{}{}, s.audit.Record(ctx, tx, audit.Entry{
-			Actor: audit.System, Action: "rotate", ResourceType: "encryption_key", ResourceID: active, ResourceName: active,
+			Actor: audit.System, Action: audit.ActionRotate, ResourceType: "encryption_key", ResourceID: active, ResourceName: active,
 			Diff: audit.Diff{
 				"reencrypted_keys":        {Old: nil, New: total.Keys},
 				"reencrypted_credentials": {Old: nil, New: total.Credentials},

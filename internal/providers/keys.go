@@ -66,7 +66,7 @@ func keySlots(in []KeyInput, old []storedKey) ([]keySlot, []apperr.Validation) {
 // writeKeys makes rows hold exactly slots, in order: old keys not in slots
 // are deleted, kept keys renumbered, new keys encrypted and inserted. Each
 // added and removed key is audited, masked.
-func (s *Service) writeKeys(ctx context.Context, tx pgx.Tx, actor audit.Actor, row dbsqlc.AiProvider, old []storedKey, slots []keySlot, status int) ([]storedKey, error) {
+func (s *Service) writeKeys(ctx context.Context, tx pgx.Tx, actor audit.Actor, row dbsqlc.AiProvider, old []storedKey, slots []keySlot) ([]storedKey, error) {
 	q := dbsqlc.New(tx)
 	now := s.clock()
 	kept := make(map[uuid.UUID]bool, len(slots))
@@ -82,7 +82,7 @@ func (s *Service) writeKeys(ctx context.Context, tx pgx.Tx, actor audit.Actor, r
 		if err := q.AIProviderKeyDelete(ctx, k.row.ID); err != nil {
 			return nil, fmt.Errorf("delete key: %w", err)
 		}
-		if err := s.auditKey(ctx, tx, actor, "delete", row, k.row.ID, int(k.row.Position), k.plain, status); err != nil {
+		if err := s.auditKey(ctx, tx, actor, audit.ActionDelete, row, k.row.ID, int(k.row.Position), k.plain); err != nil {
 			return nil, err
 		}
 	}
@@ -114,7 +114,7 @@ func (s *Service) writeKeys(ctx context.Context, tx pgx.Tx, actor audit.Actor, r
 		}); err != nil {
 			return nil, fmt.Errorf("insert key: %w", err)
 		}
-		if err := s.auditKey(ctx, tx, actor, "create", row, id, i, sl.plain, status); err != nil {
+		if err := s.auditKey(ctx, tx, actor, audit.ActionCreate, row, id, i, sl.plain); err != nil {
 			return nil, err
 		}
 		out[i] = storedKey{row: k, plain: sl.plain}
@@ -122,14 +122,14 @@ func (s *Service) writeKeys(ctx context.Context, tx pgx.Tx, actor audit.Actor, r
 	return out, nil
 }
 
-func (s *Service) auditKey(ctx context.Context, tx pgx.Tx, actor audit.Actor, action string, row dbsqlc.AiProvider, id uuid.UUID, position int, plain string, status int) error {
+func (s *Service) auditKey(ctx context.Context, tx pgx.Tx, actor audit.Actor, action audit.Action, row dbsqlc.AiProvider, id uuid.UUID, position int, plain string) error {
 	fields := map[string]any{"provider": row.Name, "position": position, "api_key": Mask(plain)}
 	diff := audit.Changes(nil, fields)
-	if action == "delete" {
+	if action == audit.ActionDelete {
 		diff = audit.Changes(fields, nil)
 	}
 	return s.audit.Record(ctx, tx, audit.Entry{
 		Actor: actor, Action: action, ResourceType: "ai_provider_key", ResourceID: id.String(),
-		ResourceName: row.Name, Diff: diff, StatusCode: status,
+		ResourceName: row.Name, Diff: diff,
 	})
 }

@@ -35,9 +35,9 @@ const ChangesChannel = "ai_providers_changed"
 // Change is the payload sent on ChangesChannel. Listeners reload the full
 // set rather than patch from it; it says what changed for logs.
 type Change struct {
-	ID     uuid.UUID `json:"id"`
-	Name   string    `json:"name"`
-	Action string    `json:"action"`
+	ID     uuid.UUID    `json:"id"`
+	Name   string       `json:"name"`
+	Action audit.Action `json:"action"`
 }
 
 // Service is the providers domain.
@@ -61,7 +61,7 @@ func NewService(db *database.DB, keyring *encryption.Keyring, rec *audit.Recorde
 // equals what a later read returns.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-func (s *Service) publish(ctx context.Context, tx pgx.Tx, row dbsqlc.AiProvider, action string) error {
+func (s *Service) publish(ctx context.Context, tx pgx.Tx, row dbsqlc.AiProvider, action audit.Action) error {
 	payload, err := json.Marshal(Change{ID: row.ID, Name: row.Name, Action: action})
 	if err != nil {
 		return err
@@ -132,11 +132,11 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, in Input) (Prov
 		return Provider{}, err
 	}
 	rec, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (record, error) {
-		rec, err := s.insert(ctx, tx, actor, spec, 201)
+		rec, err := s.insert(ctx, tx, actor, spec)
 		if err != nil {
 			return record{}, err
 		}
-		return rec, s.publish(ctx, tx, rec.row, "create")
+		return rec, s.publish(ctx, tx, rec.row, audit.ActionCreate)
 	})
 	if err != nil {
 		return Provider{}, err
@@ -148,7 +148,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, in Input) (Prov
 // audit entries, in tx. It does not notify: the environment seed runs
 // before any gateway reads, and every gateway loads the full set at start.
 func (s *Service) Insert(ctx context.Context, tx pgx.Tx, actor audit.Actor, spec Spec) error {
-	_, err := s.insert(ctx, tx, actor, spec, 0)
+	_, err := s.insert(ctx, tx, actor, spec)
 	return err
 }
 
@@ -166,7 +166,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p P
 		if err != nil {
 			return record{}, err
 		}
-		return s.write(ctx, tx, actor, old, next, slots, "write", 200)
+		return s.write(ctx, tx, actor, old, next, slots, audit.ActionWrite)
 	})
 	if err != nil {
 		return Provider{}, err
@@ -177,29 +177,29 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p P
 // Delete soft-deletes the live provider ref: it stops serving, its name
 // stays reserved and the environment seed will not bring it back.
 func (s *Service) Delete(ctx context.Context, actor audit.Actor, ref string) error {
-	_, err := s.flip(ctx, actor, ref, "delete", 204)
+	_, err := s.flip(ctx, actor, ref, audit.ActionDelete)
 	return err
 }
 
 // Restore undeletes the provider ref and enables it.
 func (s *Service) Restore(ctx context.Context, actor audit.Actor, ref string) (Provider, error) {
-	rec, err := s.flip(ctx, actor, ref, "restore", 200)
+	rec, err := s.flip(ctx, actor, ref, audit.ActionRestore)
 	if err != nil {
 		return Provider{}, err
 	}
 	return rec.view(), nil
 }
 
-func (s *Service) flip(ctx context.Context, actor audit.Actor, ref, action string, status int) (record, error) {
+func (s *Service) flip(ctx context.Context, actor audit.Actor, ref string, action audit.Action) (record, error) {
 	return database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (record, error) {
-		rec, err := s.openForUpdate(ctx, tx, ref, action == "restore")
+		rec, err := s.openForUpdate(ctx, tx, ref, action == audit.ActionRestore)
 		if err != nil {
 			return record{}, err
 		}
-		if action == "restore" && !rec.row.Deleted {
+		if action == audit.ActionRestore && !rec.row.Deleted {
 			return record{}, apperr.Conflict("Provider %q is not deleted.", rec.row.Name)
 		}
-		return s.write(ctx, tx, actor, rec, rec.spec(), rec.slots(), action, status)
+		return s.write(ctx, tx, actor, rec, rec.spec(), rec.slots(), action)
 	})
 }
 

@@ -158,7 +158,7 @@ func nameTaken(name string) error {
 	return apperr.Conflict("A provider named %q already exists (names of deleted providers stay reserved: restore it, or choose another name).", name)
 }
 
-func (s *Service) insert(ctx context.Context, tx pgx.Tx, actor audit.Actor, spec Spec, status int) (record, error) {
+func (s *Service) insert(ctx context.Context, tx pgx.Tx, actor audit.Actor, spec Spec) (record, error) {
 	id, err := uuid.NewRandom()
 	if err != nil {
 		return record{}, err
@@ -184,12 +184,12 @@ func (s *Service) insert(ctx context.Context, tx pgx.Tx, actor audit.Actor, spec
 	for i, k := range spec.Keys {
 		slots[i] = keySlot{plain: k}
 	}
-	if rec.keys, err = s.writeKeys(ctx, tx, actor, row, nil, slots, status); err != nil {
+	if rec.keys, err = s.writeKeys(ctx, tx, actor, row, nil, slots); err != nil {
 		return record{}, err
 	}
 	err = s.audit.Record(ctx, tx, audit.Entry{
-		Actor: actor, Action: "create", ResourceType: "ai_provider", ResourceID: id.String(), ResourceName: row.Name,
-		Diff: audit.Changes(nil, auditFields(rec), "credentials"), StatusCode: status,
+		Actor: actor, Action: audit.ActionCreate, ResourceType: "ai_provider", ResourceID: id.String(), ResourceName: row.Name,
+		Diff: audit.Changes(nil, auditFields(rec), "credentials"),
 	})
 	return rec, err
 }
@@ -219,13 +219,13 @@ func (s *Service) sealSettings(id uuid.UUID, spec Spec) (settings, creds []byte,
 // write makes the stored provider old hold next (and, for delete and
 // restore, flips deleted), audits and notifies. A change to nothing writes,
 // audits and notifies nothing.
-func (s *Service) write(ctx context.Context, tx pgx.Tx, actor audit.Actor, old record, next Spec, slots []keySlot, action string, status int) (record, error) {
+func (s *Service) write(ctx context.Context, tx pgx.Tx, actor audit.Actor, old record, next Spec, slots []keySlot, action audit.Action) (record, error) {
 	cur := old.spec()
 	deleted, enabled := old.row.Deleted, next.Enabled
 	switch action {
-	case "delete":
+	case audit.ActionDelete:
 		deleted, enabled = true, false
-	case "restore":
+	case audit.ActionRestore:
 		deleted, enabled = false, true
 	}
 	sameKeys := len(slots) == len(old.keys)
@@ -257,13 +257,13 @@ func (s *Service) write(ctx context.Context, tx pgx.Tx, actor audit.Actor, old r
 	}
 	rec := record{row: row, settings: next.Settings, creds: next.Credentials, keys: old.keys}
 	if !sameKeys {
-		if rec.keys, err = s.writeKeys(ctx, tx, actor, row, old.keys, slots, status); err != nil {
+		if rec.keys, err = s.writeKeys(ctx, tx, actor, row, old.keys, slots); err != nil {
 			return record{}, err
 		}
 	}
 	err = s.audit.Record(ctx, tx, audit.Entry{
 		Actor: actor, Action: action, ResourceType: "ai_provider", ResourceID: row.ID.String(), ResourceName: row.Name,
-		Diff: audit.Changes(auditFields(old), auditFields(rec), "credentials"), StatusCode: status,
+		Diff: audit.Changes(auditFields(old), auditFields(rec), "credentials"),
 	})
 	if err != nil {
 		return record{}, err

@@ -162,8 +162,8 @@ func (s *Service) insertUser(ctx context.Context, tx pgx.Tx, actor audit.Actor, 
 		actor = audit.Actor{ID: u.ID.String(), Email: u.Email}
 	}
 	err = s.audit.Record(ctx, tx, audit.Entry{
-		Actor: actor, Action: "create", ResourceType: "user", ResourceID: u.ID.String(), ResourceName: u.Email,
-		Diff: audit.Changes(nil, auditFields(u), "password"), StatusCode: 201,
+		Actor: actor, Action: audit.ActionCreate, ResourceType: "user", ResourceID: u.ID.String(), ResourceName: u.Email,
+		Diff: audit.Changes(nil, auditFields(u), "password"),
 	})
 	return u, err
 }
@@ -203,7 +203,7 @@ func (s *Service) CreateFirst(ctx context.Context, in Input) (User, string, erro
 			return result{}, err
 		}
 		actor := audit.Actor{ID: u.ID.String(), Email: u.Email}
-		_, token, err := s.insertToken(ctx, tx, actor, u, "first login", ptr(s.now().Add(LoginTokenLifetime)), "login")
+		_, token, err := s.insertToken(ctx, tx, actor, u, "first login", ptr(s.now().Add(LoginTokenLifetime)), audit.ActionLogin)
 		return result{u, token}, err
 	})
 	if err != nil {
@@ -386,8 +386,8 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p P
 			return dbsqlc.User{}, fmt.Errorf("update user: %w", err)
 		}
 		return updated, s.audit.Record(ctx, tx, audit.Entry{
-			Actor: actor, Action: "write", ResourceType: "user", ResourceID: old.ID.String(), ResourceName: updated.Email,
-			Diff: audit.Changes(auditFields(old), auditFields(updated), "password"), StatusCode: 200,
+			Actor: actor, Action: audit.ActionWrite, ResourceType: "user", ResourceID: old.ID.String(), ResourceName: updated.Email,
+			Diff: audit.Changes(auditFields(old), auditFields(updated), "password"),
 		})
 	})
 	if err != nil {
@@ -416,8 +416,8 @@ func (s *Service) Delete(ctx context.Context, actor audit.Actor, ref string) err
 			return uuid.Nil, fmt.Errorf("delete user: %w", err)
 		}
 		return old.ID, s.audit.Record(ctx, tx, audit.Entry{
-			Actor: actor, Action: "delete", ResourceType: "user", ResourceID: old.ID.String(), ResourceName: old.Email,
-			Diff: audit.Changes(auditFields(old), nil, "password"), StatusCode: 204,
+			Actor: actor, Action: audit.ActionDelete, ResourceType: "user", ResourceID: old.ID.String(), ResourceName: old.Email,
+			Diff: audit.Changes(auditFields(old), nil, "password"),
 		})
 	})
 	if err != nil {
@@ -468,7 +468,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	attempt.Succeeded()
 	actor := audit.Actor{ID: u.ID.String(), Email: u.Email}
 	token, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (string, error) {
-		_, token, err := s.insertToken(ctx, tx, actor, u, "login "+now.UTC().Format(time.RFC3339), ptr(now.Add(LoginTokenLifetime)), "login")
+		_, token, err := s.insertToken(ctx, tx, actor, u, "login "+now.UTC().Format(time.RFC3339), ptr(now.Add(LoginTokenLifetime)), audit.ActionLogin)
 		return token, err
 	})
 	if err != nil {
@@ -479,7 +479,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 
 func ptr[T any](v T) *T { return &v }
 
-func (s *Service) insertToken(ctx context.Context, tx pgx.Tx, actor audit.Actor, u dbsqlc.User, name string, expiresAt *time.Time, action string) (Token, string, error) {
+func (s *Service) insertToken(ctx context.Context, tx pgx.Tx, actor audit.Actor, u dbsqlc.User, name string, expiresAt *time.Time, action audit.Action) (Token, string, error) {
 	id, token, hash, err := auth.NewToken()
 	if err != nil {
 		return Token{}, "", fmt.Errorf("generate token: %w", err)
@@ -495,13 +495,13 @@ func (s *Service) insertToken(ctx context.Context, tx pgx.Tx, actor audit.Actor,
 	}
 	fields := map[string]any{"id": row.ID, "name": row.Name, "user": u.Email, "expires_at": row.ExpiresAt}
 	resourceType, resourceID, resourceName := "api_token", row.ID, row.Name
-	if action == "login" {
+	if action == audit.ActionLogin {
 		resourceType, resourceID, resourceName = "user", u.ID.String(), u.Email
 		fields = map[string]any{"token_id": row.ID}
 	}
 	err = s.audit.Record(ctx, tx, audit.Entry{
 		Actor: actor, Action: action, ResourceType: resourceType, ResourceID: resourceID, ResourceName: resourceName,
-		Diff: audit.Changes(nil, fields), StatusCode: map[string]int{"login": 200, "create": 201}[action],
+		Diff: audit.Changes(nil, fields),
 	})
 	return toToken(row), token, err
 }
@@ -527,7 +527,7 @@ func (s *Service) CreateToken(ctx context.Context, actor audit.Actor, ref, name 
 		if err != nil {
 			return result{}, err
 		}
-		t, secret, err := s.insertToken(ctx, tx, actor, u, name, expiresAt, "create")
+		t, secret, err := s.insertToken(ctx, tx, actor, u, name, expiresAt, audit.ActionCreate)
 		return result{t, secret}, err
 	})
 	return r.t, r.secret, err
@@ -570,8 +570,8 @@ func (s *Service) RevokeToken(ctx context.Context, actor audit.Actor, ref, token
 			return struct{}{}, fmt.Errorf("delete token: %w", err)
 		}
 		return struct{}{}, s.audit.Record(ctx, tx, audit.Entry{
-			Actor: actor, Action: "delete", ResourceType: "api_token", ResourceID: t.ID, ResourceName: t.Name,
-			Diff: audit.Changes(map[string]any{"id": t.ID, "name": t.Name, "user": u.Email}, nil), StatusCode: 204,
+			Actor: actor, Action: audit.ActionDelete, ResourceType: "api_token", ResourceID: t.ID, ResourceName: t.Name,
+			Diff: audit.Changes(map[string]any{"id": t.ID, "name": t.Name, "user": u.Email}, nil),
 		})
 	})
 	if err != nil {
