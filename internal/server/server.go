@@ -88,7 +88,9 @@ func (s *System) Start(ctx context.Context) error {
 		}
 		if err != nil {
 			if !errors.Is(err, errStartCancelled) {
-				s.logger.Error("startup failed; stopping what has started", "step", st.name, "error", err)
+				// The error itself is the caller's to report (the CLI
+				// prints it once, whole).
+				s.logger.Warn("startup failed; stopping what has started", "step", st.name)
 			}
 			return errors.Join(err, s.Stop(context.WithoutCancel(ctx)))
 		}
