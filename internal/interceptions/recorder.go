@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/dbsqlc"
 )
@@ -28,6 +29,17 @@ const (
 	// DefaultDropLogInterval: at most one "records dropped" warning per
 	// interval from the request path, carrying the count since the last.
 	DefaultDropLogInterval = 10 * time.Second
+)
+
+// The names of the Recorder's timers on its Clock.
+const (
+	// FlushTimer is armed, for FlushInterval, when a batch gets its first
+	// record.
+	FlushTimer = "interceptions.flush"
+	// RetryTimer is armed for the backoff after a failed write attempt.
+	RetryTimer = "interceptions.retry"
+	// ShutdownTimer is armed, for ShutdownTimeout, when Run's context ends.
+	ShutdownTimer = "interceptions.shutdown"
 )
 
 // Config tunes a Recorder. Zero fields take the defaults above.
@@ -57,6 +69,11 @@ type Config struct {
 	Logger          *slog.Logger
 	// Registerer receives the metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
+	// Clock times the flush, the retries, the shutdown bound, the drop
+	// warnings and the write durations; nil is the real clock. Its timers
+	// are FlushTimer, RetryTimer and ShutdownTimer. (WriteTimeout is a
+	// context deadline, on the real clock.)
+	Clock clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -80,6 +97,7 @@ func (c *Config) setDefaults() {
 	setD(&c.ShutdownTimeout, DefaultShutdownTimeout)
 	setD(&c.DropLogInterval, DefaultDropLogInterval)
 	c.MaxRetryBackoff = max(c.MaxRetryBackoff, c.RetryBackoff)
+	c.Clock = clock.Or(c.Clock)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -192,7 +210,7 @@ func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 func (r *Recorder) dropRequest(reason dropReason) {
 	total := r.dropped.Add(1)
 	r.m.dropped[reason].Inc()
-	now := time.Now().UnixNano()
+	now := r.cfg.Clock.Now().UnixNano()
 	next := r.dropLogNext.Load()
 	if now < next || !r.dropLogNext.CompareAndSwap(next, now+int64(r.cfg.DropLogInterval)) {
 		return
@@ -221,7 +239,7 @@ func (r *Recorder) Run(ctx context.Context) {
 		r.log.Error("interception recorder Run called twice")
 		return
 	}
-	wctx, stop := afterDone(ctx, r.cfg.ShutdownTimeout)
+	wctx, stop := afterDone(ctx, r.cfg.Clock, r.cfg.ShutdownTimeout)
 	defer stop()
 
 	batch := make([]Record, 0, r.cfg.BatchSize)
@@ -270,7 +288,7 @@ func (r *Recorder) collect(ctx context.Context, batch []Record) []Record {
 	case rec := <-r.queue:
 		batch = append(batch, rec)
 	}
-	timer := time.NewTimer(r.cfg.FlushInterval)
+	timer := r.cfg.Clock.NewTimer(FlushTimer, r.cfg.FlushInterval)
 	defer timer.Stop()
 	for len(batch) < r.cfg.BatchSize {
 		select {
@@ -285,20 +303,20 @@ func (r *Recorder) collect(ctx context.Context, batch []Record) []Record {
 	return batch
 }
 
-// afterDone returns a context that outlives parent by grace: it is cancelled
-// (cause errShutdownTimeout) grace after parent is done, or by stop.
-func afterDone(parent context.Context, grace time.Duration) (context.Context, func()) {
+// afterDone returns a context that outlives parent by grace on c: it is
+// cancelled (cause errShutdownTimeout) grace after parent is done, or by stop.
+func afterDone(parent context.Context, c clock.Clock, grace time.Duration) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(parent))
 	var (
 		mu      sync.Mutex
-		timer   *time.Timer // guarded by mu
-		stopped bool        // guarded by mu
+		timer   *clock.Timer // guarded by mu
+		stopped bool         // guarded by mu
 	)
 	stopAfter := context.AfterFunc(parent, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if !stopped {
-			timer = time.AfterFunc(grace, func() { cancel(errShutdownTimeout) })
+			timer = c.AfterFunc(ShutdownTimer, grace, func() { cancel(errShutdownTimeout) })
 		}
 	})
 	return ctx, func() {

@@ -1,8 +1,10 @@
 package interceptions_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,10 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/dbsqlc"
 	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/testdb"
+	"github.com/aigate/aigate/internal/testlog"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
@@ -35,6 +39,10 @@ type harness struct {
 	db  *database.DB
 	rec *interceptions.Recorder
 	reg *prometheus.Registry
+	// clk is the Recorder's clock when it is a manual one, and grace its
+	// ShutdownTimeout.
+	clk   *clock.Manual
+	grace time.Duration
 }
 
 // setup builds a Recorder on a database of the test's own, with metrics in a
@@ -42,8 +50,12 @@ type harness struct {
 func setup(t *testing.T, cfg interceptions.Config) *harness {
 	t.Helper()
 	h := &harness{t: t, db: testdb.New(t), reg: prometheus.NewRegistry()}
-	cfg.Logger = testdb.Logger(t)
+	if cfg.Logger == nil {
+		cfg.Logger = testdb.Logger(t)
+	}
 	cfg.Registerer = h.reg
+	h.clk, _ = cfg.Clock.(*clock.Manual)
+	h.grace = cmp.Or(cfg.ShutdownTimeout, interceptions.DefaultShutdownTimeout)
 	h.rec = interceptions.NewRecorder(h.db, cfg)
 	return h
 }
@@ -57,10 +69,29 @@ func (h *harness) start() (stop func()) {
 		defer close(done)
 		h.rec.Run(ctx)
 	}()
-	stop = func() {
+	stop = sync.OnceFunc(func() {
+		if h.clk == nil {
+			cancel()
+			<-done
+			return
+		}
+		// On a manual clock the shutdown bound passes only when moved: move
+		// it once armed, so a test that failed with a write still waiting
+		// does not hang in its cleanup.
+		armed := h.clk.Armed(interceptions.ShutdownTimer)
 		cancel()
+		moved := make(chan struct{})
+		wait, stopWaiting := context.WithCancel(context.Background())
+		go func() {
+			defer close(moved)
+			if h.clk.WaitArmed(wait, interceptions.ShutdownTimer, armed+1) == nil {
+				h.clk.Advance(h.grace)
+			}
+		}()
 		<-done
-	}
+		stopWaiting()
+		<-moved
+	})
 	h.t.Cleanup(stop)
 	return stop
 }
@@ -179,7 +210,8 @@ func record(mods ...func(*interceptions.Record)) interceptions.Record {
 
 func TestRecordsRoundTrip(t *testing.T) {
 	t.Parallel()
-	h := setup(t, interceptions.Config{FlushInterval: 10 * time.Millisecond})
+	// The four records below are one full batch.
+	h := setup(t, interceptions.Config{BatchSize: 4, FlushInterval: never})
 	ctx := context.Background()
 
 	full := record(func(r *interceptions.Record) {
@@ -384,16 +416,36 @@ func TestShutdownFlushesRecordsQueuedBeforeRun(t *testing.T) {
 
 func TestShutdownTimeoutBoundsFlush(t *testing.T) {
 	t.Parallel()
-	h := setup(t, interceptions.Config{BatchSize: 2, FlushInterval: never, ShutdownTimeout: 200 * time.Millisecond})
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	h := setup(t, interceptions.Config{BatchSize: 2, FlushInterval: never, Clock: clk})
 	h.lockTable()
-	stop := h.start()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.rec.Run(ctx)
+	}()
 	for range 5 {
 		require.True(t, h.rec.Record(record()))
 	}
 	require.Eventually(t, h.writerWaitsOnLock, waitFor, tick)
 	// The database stays locked: shutdown gives up after ShutdownTimeout
 	// and counts what it could not write.
-	stop()
+	cancel()
+	wait, stop := context.WithTimeout(context.Background(), waitFor)
+	defer stop()
+	require.NoError(t, clk.WaitArmed(wait, interceptions.ShutdownTimer, 1))
+	next, ok := clk.Next(interceptions.ShutdownTimer)
+	require.True(t, ok)
+	require.Equal(t, clk.Now().Add(interceptions.DefaultShutdownTimeout), next)
+	select {
+	case <-done:
+		t.Fatal("Run returned before ShutdownTimeout with the write still waiting")
+	default:
+	}
+	clk.Advance(interceptions.DefaultShutdownTimeout)
+	<-done
 	require.Equal(t, int64(5), h.rec.Dropped())
 	require.InDelta(t, 5, h.metric("aigate_interceptions_dropped_total", "reason", "shutdown_timeout"), 0)
 	require.InDelta(t, 0, h.metric("aigate_interceptions_queue_depth"), 0)
@@ -441,6 +493,61 @@ func TestRefusedRecordDoesNotBlockBatch(t *testing.T) {
 	}
 }
 
+// A batch that does not fill goes out FlushInterval after its first record,
+// on the clock.
+func TestPartialBatchWaitsForFlushInterval(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	h := setup(t, interceptions.Config{Clock: clk})
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	h.start()
+
+	require.True(t, h.rec.Record(record()))
+	require.NoError(t, clk.WaitArmed(ctx, interceptions.FlushTimer, 1))
+	next, ok := clk.Next(interceptions.FlushTimer)
+	require.True(t, ok)
+	require.Equal(t, clk.Now().Add(interceptions.DefaultFlushInterval), next)
+	clk.Advance(interceptions.DefaultFlushInterval - time.Microsecond)
+	require.Zero(t, h.count(), "the batch waits for more records")
+	clk.Advance(time.Microsecond)
+	h.waitCount(1)
+
+	// The next batch's wait starts with its own first record.
+	clk.Advance(time.Minute)
+	require.True(t, h.rec.Record(record()))
+	require.NoError(t, clk.WaitArmed(ctx, interceptions.FlushTimer, 2))
+	next, ok = clk.Next(interceptions.FlushTimer)
+	require.True(t, ok)
+	require.Equal(t, clk.Now().Add(interceptions.DefaultFlushInterval), next)
+	clk.Advance(interceptions.DefaultFlushInterval)
+	h.waitCount(2)
+}
+
+// Records dropped on the request path are warned about at most once per
+// DropLogInterval, each warning counting the drops since the last.
+func TestDropWarningsAreRateLimited(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	var logs testlog.Buffer
+	h := setup(t, interceptions.Config{QueueSize: 1, Clock: clk, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	warnings := func() int { return strings.Count(logs.String(), "interception records dropped") }
+
+	// Without Run the queue of one is full after the first record.
+	require.True(t, h.rec.Record(record()))
+	require.False(t, h.rec.Record(record()))
+	require.Equal(t, 1, warnings(), "the first drop is warned about at once")
+	require.False(t, h.rec.Record(record()))
+	clk.Advance(interceptions.DefaultDropLogInterval - time.Microsecond)
+	require.False(t, h.rec.Record(record()))
+	require.Equal(t, 1, warnings())
+	clk.Advance(time.Microsecond)
+	require.False(t, h.rec.Record(record()))
+	require.Equal(t, 2, warnings())
+	require.Contains(t, logs.String(), "reason=queue_full dropped=3 dropped_total=4")
+	h.rec.DrainForTest()
+}
+
 // hideTable makes every write fail (undefined table, a failure a retry may
 // fix) until the returned restore is called.
 func (h *harness) hideTable() (restore func()) {
@@ -454,39 +561,63 @@ func (h *harness) hideTable() (restore func()) {
 	}
 }
 
+// A failed write is retried after RetryBackoff, doubling up to
+// MaxRetryBackoff, until it succeeds.
 func TestFailingWritesAreRetried(t *testing.T) {
 	t.Parallel()
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	h := setup(t, interceptions.Config{BatchSize: 20, FlushInterval: never, MaxAttempts: 1_000_000,
-		RetryBackoff: time.Millisecond, MaxRetryBackoff: 10 * time.Millisecond})
+		RetryBackoff: 100 * time.Millisecond, MaxRetryBackoff: time.Second, Clock: clk})
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
 	restore := h.hideTable()
 	h.start()
 	for range 50 {
 		require.True(t, h.rec.Record(record()))
 	}
-	require.Eventually(t, func() bool { return h.metric("aigate_interceptions_write_errors_total") >= 3 }, waitFor, tick)
-	restore()
+	waits := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
+	for i, wait := range waits {
+		require.NoError(t, clk.WaitArmed(ctx, interceptions.RetryTimer, i+1))
+		next, ok := clk.Next(interceptions.RetryTimer)
+		require.True(t, ok)
+		require.Equal(t, clk.Now().Add(wait), next, "wait after attempt %d", i+1)
+		require.InDelta(t, i+1, h.metric("aigate_interceptions_write_errors_total"), 0)
+		if i == len(waits)-1 {
+			restore()
+		}
+		clk.Advance(wait)
+	}
 	// 40 in two full batches; the last 10 wait for shutdown or more records.
 	h.waitCount(40)
+	require.InDelta(t, len(waits), h.metric("aigate_interceptions_write_errors_total"), 0)
 	for range 10 {
 		require.True(t, h.rec.Record(record()))
 	}
 	h.waitCount(60)
 	require.Zero(t, h.rec.Dropped())
+	require.Equal(t, len(waits), clk.Armed(interceptions.RetryTimer), "no retry once the table is back")
 }
 
 func TestWriteGivesUpAfterMaxAttempts(t *testing.T) {
 	t.Parallel()
-	h := setup(t, interceptions.Config{BatchSize: 10, FlushInterval: never, MaxAttempts: 3,
-		RetryBackoff: time.Millisecond})
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	h := setup(t, interceptions.Config{BatchSize: 10, FlushInterval: never, MaxAttempts: 3, Clock: clk})
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
 	restore := h.hideTable()
 	h.start()
 	for range 10 {
 		require.True(t, h.rec.Record(record()))
 	}
+	require.NoError(t, clk.WaitArmed(ctx, interceptions.RetryTimer, 1))
+	clk.Advance(interceptions.DefaultRetryBackoff)
+	require.NoError(t, clk.WaitArmed(ctx, interceptions.RetryTimer, 2))
+	clk.Advance(2 * interceptions.DefaultRetryBackoff)
 	require.Eventually(t, func() bool { return h.rec.Dropped() == 10 }, waitFor, tick)
 	require.InDelta(t, 10, h.metric("aigate_interceptions_dropped_total", "reason", "write_failed"), 0)
 	require.InDelta(t, 3, h.metric("aigate_interceptions_write_errors_total"), 0)
 	require.InDelta(t, 0, h.metric("aigate_interceptions_queue_depth"), 0)
+	require.Equal(t, 2, clk.Armed(interceptions.RetryTimer), "no wait after the last attempt")
 
 	// The writer goes on with the next batch.
 	restore()
@@ -527,7 +658,7 @@ func TestAlreadyWrittenRecordIsNotWrittenTwice(t *testing.T) {
 
 func TestRunTwiceReturns(t *testing.T) {
 	t.Parallel()
-	h := setup(t, interceptions.Config{FlushInterval: time.Millisecond})
+	h := setup(t, interceptions.Config{BatchSize: 1})
 	h.start()
 	require.True(t, h.rec.Record(record()))
 	h.waitCount(1) // the first Run is running

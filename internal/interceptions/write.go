@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -49,7 +48,7 @@ func (r *Recorder) writeRetrying(ctx context.Context, batch []Record) {
 		}
 		r.log.Warn("interception write failed; retrying", "records", len(batch), "attempt", attempt,
 			"retry_in", backoff, "error", safeError(err))
-		t := time.NewTimer(backoff)
+		t := r.cfg.Clock.NewTimer(RetryTimer, backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -153,9 +152,9 @@ func (r *Recorder) copy(ctx context.Context, batch []Record) error {
 	r.rows = rows[:0]
 	defer clear(rows) // keep no prompts alive between batches
 
-	start := time.Now()
+	start := r.cfg.Clock.Now()
 	err := r.copyRows(ctx, rows)
-	r.m.batchDuration.Observe(time.Since(start).Seconds())
+	r.m.batchDuration.Observe(r.cfg.Clock.Now().Sub(start).Seconds())
 	if err != nil {
 		return err
 	}
