@@ -44,8 +44,11 @@ func TestListAndGetReadOneSnapshot(t *testing.T) {
 	for i, read := range []func() (providers.Provider, error){
 		func() (providers.Provider, error) {
 			list, err := svc.List(ctx, false)
-			if err != nil || len(list) != 1 {
-				return providers.Provider{}, fmt.Errorf("list: %v, %d providers", err, len(list))
+			if err != nil {
+				return providers.Provider{}, err
+			}
+			if len(list) != 1 {
+				return providers.Provider{}, fmt.Errorf("list: %d providers", len(list))
 			}
 			return list[0], nil
 		},
