@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/pubsub"
 )
@@ -22,12 +23,26 @@ const ChangesChannel = providers.ChangesChannel
 // notification were lost, a replica is never staler than this.
 const DefaultReloadInterval = time.Minute
 
+// The names of the Reloader's timers on its Clock.
+const (
+	// BackstopTimer is armed for the Interval, at the start of Run and
+	// again after each backstop reload.
+	BackstopTimer = "gateway.reload.backstop"
+	// RetryTimer is armed for the backoff after a failed reload.
+	RetryTimer = "gateway.reload.retry"
+)
+
+// firstRetryBackoff is the wait after a reload fails; it doubles with each
+// further failure, up to the Interval.
+const firstRetryBackoff = 100 * time.Millisecond
+
 // Reloader keeps the current Snapshot. See the package doc for the protocol.
 type Reloader struct {
 	load     func(context.Context) ([]providers.Live, error)
 	ps       *pubsub.PubSub
 	interval time.Duration
 	logger   *slog.Logger
+	clock    clock.Clock
 	now      func() time.Time
 
 	// mu serialises reloads, so a slow load that started first can never
@@ -58,7 +73,12 @@ type ReloaderConfig struct {
 	Interval   time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
-	Now        func() time.Time
+	// Clock times the backstop and the retries (timers BackstopTimer and
+	// RetryTimer) and stamps each snapshot; nil is the real clock.
+	Clock clock.Clock
+	// Now overrides Clock's time for the snapshots; kept for callers that
+	// predate Clock.
+	Now func() time.Time
 	// OnReload is called with every new snapshot (tests wait on it).
 	OnReload func(*Snapshot)
 }
@@ -70,7 +90,7 @@ type ReloaderConfig struct {
 func NewReloader(ctx context.Context, cfg ReloaderConfig) (*Reloader, error) {
 	r := &Reloader{
 		load: cfg.Providers.LoadLive, ps: cfg.PubSub, interval: cfg.Interval, logger: cfg.Logger,
-		now: cfg.Now, trigger: make(chan struct{}, 1), reloaded: cfg.OnReload,
+		clock: clock.Or(cfg.Clock), now: cfg.Now, trigger: make(chan struct{}, 1), reloaded: cfg.OnReload,
 	}
 	if r.interval <= 0 {
 		r.interval = DefaultReloadInterval
@@ -79,7 +99,7 @@ func NewReloader(ctx context.Context, cfg ReloaderConfig) (*Reloader, error) {
 		r.logger = slog.New(slog.DiscardHandler)
 	}
 	if r.now == nil {
-		r.now = time.Now
+		r.now = r.clock.Now
 	}
 	r.metrics = reloadMetrics{
 		attempts: prometheus.NewCounter(prometheus.CounterOpts{
@@ -134,29 +154,50 @@ func (r *Reloader) Close() {
 // Run reloads on every trigger and every interval until ctx ends. A failed
 // reload is retried with backoff (from 100 ms up to the interval).
 func (r *Reloader) Run(ctx context.Context) {
-	backstop := time.NewTicker(r.interval)
+	// The backstop runs every interval whatever else reloads, as a ticker
+	// would; it is a timer re-armed after each backstop reload so a test
+	// sees that reload done when the timer is armed again.
+	backstop := r.clock.NewTimer(BackstopTimer, r.interval)
 	defer backstop.Stop()
-	var retry <-chan time.Time
-	backoff := 100 * time.Millisecond
+	var retry *clock.Timer
+	stopRetry := func() {
+		if retry != nil {
+			retry.Stop()
+			retry = nil
+		}
+	}
+	defer stopRetry()
+	backoff := firstRetryBackoff
 	for {
+		var retryC <-chan time.Time
+		if retry != nil {
+			retryC = retry.C
+		}
+		fromBackstop := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-r.trigger:
 		case <-backstop.C:
-		case <-retry:
+			fromBackstop = true
+		case <-retryC:
 		}
-		retry = nil
-		if err := r.Reload(ctx); err != nil {
+		// Any reload covers a pending retry.
+		stopRetry()
+		err := r.Reload(ctx)
+		if fromBackstop {
+			backstop.Reset(r.interval)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			r.logger.Error("provider reload failed; still serving the previous snapshot", "retry_in", backoff, "error", err)
-			retry = time.After(backoff)
+			retry = r.clock.NewTimer(RetryTimer, backoff)
 			backoff = min(backoff*2, r.interval)
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		backoff = firstRetryBackoff
 	}
 }
 
