@@ -214,6 +214,7 @@ func (s *System) openDatabase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	opened.DB.Clock = s.clock
 	s.opened = opened
 	s.reg.MustRegister(database.NewPoolCollector(opened.DB.Pool))
 	return nil
@@ -285,7 +286,7 @@ func (s *System) setupSite(ctx context.Context) error {
 
 func (s *System) registerReplica(ctx context.Context) error {
 	r, err := replicas.Register(ctx, s.opened.DB, replicas.Config{
-		ID: s.replicaID, Version: buildinfo.Version(), HTTPAddress: s.addr.String(), Now: s.clock.Now,
+		ID: s.replicaID, Version: buildinfo.Version(), HTTPAddress: s.addr.String(), Clock: s.clock,
 		Logger: s.logger.With("component", "replicas"),
 	})
 	if err != nil {
@@ -305,7 +306,7 @@ func (s *System) seedProviders(ctx context.Context) error {
 // listenForChanges subscribes before the first load, so no change is missed
 // between the two.
 func (s *System) listenForChanges(ctx context.Context) error {
-	ps, err := pubsub.New(ctx, pubsub.Config{ConnString: s.opened.DB.Pool.Config().ConnString(), Logger: s.logger.With("component", "pubsub")})
+	ps, err := pubsub.New(ctx, pubsub.Config{ConnString: s.opened.DB.Pool.Config().ConnString(), Logger: s.logger.With("component", "pubsub"), Clock: s.clock})
 	if err != nil {
 		return fmt.Errorf("start change notifications: %w", err)
 	}
@@ -315,7 +316,7 @@ func (s *System) listenForChanges(ctx context.Context) error {
 
 func (s *System) loadProviders(ctx context.Context) error {
 	r, err := gateway.NewReloader(ctx, gateway.ReloaderConfig{
-		Providers: s.providers, PubSub: s.pubsub, Interval: s.cfg.ProviderReloadInterval, Now: s.clock.Now,
+		Providers: s.providers, PubSub: s.pubsub, Interval: s.cfg.ProviderReloadInterval, Clock: s.clock,
 		Logger: s.logger.With("component", "providers_reload"), Registerer: s.reg,
 	})
 	if err != nil {
@@ -327,7 +328,7 @@ func (s *System) loadProviders(ctx context.Context) error {
 }
 
 func (s *System) startRecorder(context.Context) error {
-	s.recorder = interceptions.NewRecorder(s.opened.DB, interceptions.Config{Logger: s.logger.With("component", "interceptions"), Registerer: s.reg})
+	s.recorder = interceptions.NewRecorder(s.opened.DB, interceptions.Config{Logger: s.logger.With("component", "interceptions"), Registerer: s.reg, Clock: s.clock})
 	s.recording = runLoop(s.recorder.Run)
 	return nil
 }
