@@ -184,31 +184,26 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url+"/ai/an/v1/messages", strings.NewReader(body(messagesBody, true)))
 	require.NoError(t, err)
 	req.Header.Set("X-Api-Key", e.token)
-	start := time.Now()
 	resp, err := httpClient(t).Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	rd := bufio.NewReader(resp.Body)
 	var deltas int
-	var firstDelta time.Duration
 	for deltas < 2 {
 		line, err := rd.ReadString('\n')
 		require.NoError(t, err)
 		if strings.HasPrefix(line, "event: content_block_delta") {
 			deltas++
-			if deltas == 1 {
-				firstDelta = time.Since(start)
-			}
 		}
 	}
 	// The upstream needs events×delay = 1 s to finish. It has not: its
-	// handler is still running, and the first delta came long before that.
+	// handler is still running, so what the client read was relayed as it
+	// came, not buffered until the end.
 	select {
 	case s := <-mock.Finished():
 		t.Fatalf("the upstream finished (%+v) before the client read its second event: the stream was buffered", s)
 	default:
 	}
-	require.Less(t, firstDelta, events*delay/2, "first event after %v", firstDelta)
 
 	// Going away cancels the upstream.
 	cancel()
