@@ -230,7 +230,8 @@ func (a *acquireStarts) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, 
 	return ctx
 }
 
-func (a *acquireStarts) TraceAcquireEnd(context.Context, *pgxpool.Pool, pgxpool.TraceAcquireEndData) {}
+func (a *acquireStarts) TraceAcquireEnd(context.Context, *pgxpool.Pool, pgxpool.TraceAcquireEndData) {
+}
 
 func (a *acquireStarts) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
 	return ctx
