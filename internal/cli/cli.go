@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/config"
 )
 
@@ -28,6 +29,9 @@ type IO struct {
 	// Environ lists the environment as NAME=value entries; the provider
 	// seed enumerates AIGATE_PROVIDER_<N>_* from it. Nil means empty.
 	Environ func() []string
+	// Clock is where "now" comes from (a token's --expires-in counts from
+	// it); nil is the real clock.
+	Clock clock.Clock
 }
 
 func (io IO) environ() []string {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/internal/client"
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/config"
 )
 
@@ -90,7 +91,7 @@ func tokensCreateCommand() *Command {
 		run: func(ctx context.Context, io IO, c *client.Client, out output, args []string) error {
 			var expiresAt *time.Time
 			if expiresIn > 0 {
-				t := time.Now().Add(expiresIn).UTC()
+				t := clock.Or(io.Clock).Now().Add(expiresIn).UTC()
 				expiresAt = &t
 			}
 			nt, err := c.CreateToken(ctx, user, args[0], expiresAt)
