@@ -26,4 +26,9 @@
 // The postmaster is started directly (not through pg_ctl) so that its
 // lifetime is tied to ours: it gets SIGINT if aigate dies, and Stop performs
 // a fast shutdown and waits for it to exit.
+//
+// Its waits and polls (for the server to accept connections, for an orphan
+// to exit, for a shutdown) use the real clock, not an injected
+// internal/clock: they wait on a real process, which a test clock cannot
+// hurry.
 package embeddedpg

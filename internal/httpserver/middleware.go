@@ -105,6 +105,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.handlers.start()
 		defer s.handlers.done()
+		// Request durations are on the real clock: they are the cost
+		// operators see, and the server has no loop or timer for a test
+		// clock to drive.
 		start := time.Now()
 		id := r.Header.Get(RequestIDHeader)
 		if !validRequestID(id) {
