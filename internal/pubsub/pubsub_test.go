@@ -43,9 +43,6 @@ func setup(t *testing.T, cfg pubsub.Config) env {
 	buf := &testlog.Buffer{}
 	cfg.ConnString = url
 	cfg.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	if cfg.ReconnectBackoff == 0 {
-		cfg.ReconnectBackoff = 10 * time.Millisecond
-	}
 	ps, err := pubsub.New(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() {
