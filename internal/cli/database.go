@@ -12,7 +12,7 @@ import (
 // maintenance command, runs fn, and closes it: stopping the embedded
 // PostgreSQL when the command started it.
 func withDatabase(ctx context.Context, cfg config.Database, application string, logger *slog.Logger, fn func(context.Context, *dbopen.Opened) error) (err error) {
-	opened, err := dbopen.Open(ctx, cfg, application, logger)
+	opened, err := dbopen.Open(ctx, cfg, application, logger, nil)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/config"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/embeddedpg"
@@ -40,8 +41,9 @@ type Opened struct {
 func (o *Opened) Close() error { return o.close() }
 
 // Open connects to the configured database, starting the embedded
-// PostgreSQL first when no URL is given.
-func Open(ctx context.Context, cfg config.Database, applicationName string, logger *slog.Logger) (*Opened, error) {
+// PostgreSQL first when no URL is given. clk times the connect retries and
+// the database's lock-wait logging; nil is the real clock.
+func Open(ctx context.Context, cfg config.Database, applicationName string, logger *slog.Logger, clk clock.Clock) (*Opened, error) {
 	url := cfg.PostgresURL
 	stopEmbedded := func() error { return nil }
 	var died <-chan struct{}
@@ -72,12 +74,15 @@ func Open(ctx context.Context, cfg config.Database, applicationName string, logg
 		ApplicationName: applicationName,
 		Timeout:         cfg.PostgresConnectTimeout,
 		Logger:          logger.With("component", "database"),
+		Clock:           clk,
 	})
 	if err != nil {
 		return nil, errors.Join(err, stopEmbedded())
 	}
+	db := database.New(pool, logger.With("component", "database"))
+	db.Clock = clk
 	return &Opened{
-		DB:       database.New(pool, logger.With("component", "database")),
+		DB:       db,
 		Died:     died,
 		Embedded: cfg.PostgresURL == "",
 		close: func() error {

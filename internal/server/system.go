@@ -210,11 +210,10 @@ func (s *System) openDatabase(ctx context.Context) error {
 	if s.cfg.EncryptionKeys == "" && s.cfg.PostgresURL != "" {
 		return encryption.ErrNoKeys
 	}
-	opened, err := dbopen.Open(ctx, s.cfg.Database, "aigate "+s.replicaID.String()[:8], s.logger)
+	opened, err := dbopen.Open(ctx, s.cfg.Database, "aigate "+s.replicaID.String()[:8], s.logger, s.clock)
 	if err != nil {
 		return err
 	}
-	opened.DB.Clock = s.clock
 	s.opened = opened
 	s.reg.MustRegister(database.NewPoolCollector(opened.DB.Pool))
 	return nil
@@ -241,10 +240,15 @@ func (s *System) loadKeyring(context.Context) error {
 }
 
 func (s *System) audit() *audit.Recorder {
+	rec := &audit.Recorder{}
 	if s.deps.Audit != nil {
-		return s.deps.Audit
+		copied := *s.deps.Audit
+		rec = &copied
 	}
-	return &audit.Recorder{}
+	if rec.Now == nil {
+		rec.Now = s.clock.Now
+	}
+	return rec
 }
 
 // migrate waits for the migrations even when a signal arrives: the
