@@ -240,12 +240,21 @@ func lockDataDir(dataDir string) (release func(), err error) {
 	if err != nil {
 		return nil, failf(err, "make "+dataDir+" writable for this user or choose a different --data-dir", "cannot open lock file %s", path)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	// A lock this very process released may still be held for a moment by a
+	// child it forked while the lock file was open (another cluster's
+	// postgres, say): the child's copy of the descriptor lives until its
+	// exec closes it. Only that case is waited for, and briefly.
+	for try := 0; errors.Is(err, syscall.EWOULDBLOCK) && try < selfLockRetries && lockOwner(path) == strconv.Itoa(os.Getpid()); try++ {
+		time.Sleep(selfLockRetryDelay)
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			owner := "unknown"
-			if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) != "" {
-				owner = strings.TrimSpace(string(b))
+			owner := lockOwner(path)
+			if owner == "" {
+				owner = "unknown"
 			}
 			return nil, &Error{
 				Reason: fmt.Sprintf("data dir %s is already in use by another aigate process (pid %s)", dataDir, owner),
@@ -260,6 +269,22 @@ func lockDataDir(dataDir string) (release func(), err error) {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return func() { _ = f.Close() }, nil
+}
+
+// Waiting out a child that inherited this process's lock: at most
+// selfLockRetries × selfLockRetryDelay.
+const (
+	selfLockRetries    = 50
+	selfLockRetryDelay = 20 * time.Millisecond
+)
+
+// lockOwner is the pid the lock file records, or "".
+func lockOwner(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // runAs is the identity postgres and initdb run under.

@@ -263,7 +263,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 	require.Nil(t, row.Prompt)
 	require.Nil(t, row.Error)
 	require.JSONEq(t, `[]`, string(row.ToolCalls))
-	require.WithinDuration(t, time.Now(), row.RecordedAt, time.Minute)
+	require.False(t, row.RecordedAt.IsZero(), "recorded_at is the database's time of the write")
 
 	got, err = interceptions.Get(ctx, h.db, odd.ID)
 	require.NoError(t, err)
