@@ -163,6 +163,38 @@ type Interception struct {
 	Model            string
 	Endpoint         string
 	Streaming        bool
+	Client           string
+	SessionID        *string
+	StartedAt        time.Time
+	EndedAt          time.Time
+	TtfbMs           pgtype.Int4
+	Status           string
+	UpstreamStatus   pgtype.Int4
+	InputTokens      int64
+	OutputTokens     int64
+	CacheReadTokens  int64
+	CacheWriteTokens int64
+	ReasoningTokens  int64
+	ToolCalls        json.RawMessage
+	Prompt           []byte
+	Error            *string
+	RecordedAt       time.Time
+}
+
+type InterceptionsDefault struct {
+	ID               uuid.UUID
+	ReplicaID        uuid.UUID
+	RequestID        string
+	UserID           uuid.UUID
+	TokenID          string
+	ProviderID       uuid.UUID
+	ProviderName     string
+	ProviderType     AiProviderType
+	Model            string
+	Endpoint         string
+	Streaming        bool
+	Client           string
+	SessionID        *string
 	StartedAt        time.Time
 	EndedAt          time.Time
 	TtfbMs           pgtype.Int4
@@ -201,6 +233,50 @@ type SiteConfig struct {
 	Key       string
 	Value     string
 	CreatedAt time.Time
+}
+
+type UsageCounter struct {
+	ReplicaID         uuid.UUID
+	PeriodStart       time.Time
+	RequestsAllowed   int64
+	RequestsDenied    int64
+	InputTokens       int64
+	OutputTokens      int64
+	CacheReadTokens   int64
+	CacheWriteTokens  int64
+	ReasoningTokens   int64
+	DistinctUsers     int32
+	DistinctProviders int32
+	UpdatedAt         time.Time
+}
+
+type UsageCounterFlush struct {
+	ReplicaID uuid.UUID
+	FlushID   uuid.UUID
+	Inserted  bool
+	FlushedAt time.Time
+}
+
+type UsageSnapshot struct {
+	ID                 int64
+	PeriodStart        time.Time
+	PeriodEnd          time.Time
+	CountedSince       *time.Time
+	Replicas           int32
+	RequestsAllowed    int64
+	RequestsDenied     int64
+	InputTokens        int64
+	OutputTokens       int64
+	CacheReadTokens    int64
+	CacheWriteTokens   int64
+	ReasoningTokens    int64
+	DistinctUsers      int64
+	DistinctProviders  int64
+	TakenAt            time.Time
+	TakenBy            uuid.UUID
+	TelemetrySentAt    *time.Time
+	TelemetryAttempts  int32
+	TelemetryLastError *string
 }
 
 type User struct {
