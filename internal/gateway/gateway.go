@@ -17,6 +17,7 @@ import (
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/llmwire"
+	"github.com/aigate/aigate/internal/usage"
 )
 
 // DefaultMaxRequestBytes bounds a request body. The gateway reads the body
@@ -32,6 +33,9 @@ type Config struct {
 	Auth      *auth.Authenticator
 	Snapshots Snapshots
 	Recorder  *interceptions.Recorder
+	// Usage counts requests denied by authentication and requests sent
+	// upstream with their tokens; nil counts nothing.
+	Usage     *usage.Counters
 	ReplicaID uuid.UUID
 	// RecordPrompts stores each intercepted request body with its
 	// interception. Off by default: prompts hold source code and secrets.
@@ -50,6 +54,7 @@ type Gateway struct {
 	auth          *auth.Authenticator
 	snapshots     Snapshots
 	recorder      *interceptions.Recorder
+	usage         *usage.Counters
 	replicaID     uuid.UUID
 	recordPrompts bool
 	transport     http.RoundTripper
@@ -62,7 +67,7 @@ type Gateway struct {
 // New returns a Gateway.
 func New(cfg Config) *Gateway {
 	g := &Gateway{
-		auth: cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, replicaID: cfg.ReplicaID,
+		auth: cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, usage: cfg.Usage, replicaID: cfg.ReplicaID,
 		recordPrompts: cfg.RecordPrompts, transport: cfg.Transport, maxBody: cfg.MaxRequestBytes,
 		logger: cfg.Logger, now: cfg.Now, metrics: newMetrics(cfg.Registerer),
 	}
@@ -180,6 +185,7 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, sh shape)
 	// x-api-key.
 	token := auth.TokenFromRequest(r)
 	if token == "" {
+		g.usage.Denied()
 		g.reject(w, r, sh, "unknown", http.StatusUnauthorized,
 			`missing aigate token: send your aigate API token as "Authorization: Bearer <token>" or "x-api-key: <token>"`)
 		return auth.Principal{}, false
@@ -190,6 +196,7 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, sh shape)
 		return p, true
 	case errors.Is(err, auth.ErrMalformedToken), errors.Is(err, auth.ErrUnknownToken),
 		errors.Is(err, auth.ErrExpiredToken), errors.Is(err, auth.ErrSuspendedUser):
+		g.usage.Denied()
 		g.reject(w, r, sh, "unknown", http.StatusUnauthorized, "invalid aigate token: it is unknown, revoked or expired, or its user is suspended")
 	default:
 		g.logger.Error("could not check an aigate token", "request_id", httpserver.RequestID(r.Context()), "error", err)
@@ -230,6 +237,7 @@ type exchange struct {
 
 func (x *exchange) serve() {
 	defer x.finish()
+	defer x.countUsage()
 	resp, err := x.send()
 	if err != nil {
 		if x.r.Context().Err() != nil {
@@ -256,6 +264,16 @@ func (x *exchange) serve() {
 	defer func() { _ = resp.Body.Close() }()
 	x.upstreamStatus = resp.StatusCode
 	x.relay(resp)
+}
+
+// countUsage counts the request as allowed: it was sent upstream, or tried
+// to be (a provider that could not be reached still served an allowed
+// request), with the tokens the response reported.
+func (x *exchange) countUsage() {
+	u := x.result.Usage
+	x.g.usage.Allowed(x.principal.UserID, x.p.id, usage.Tokens{
+		Input: u.Input, Output: u.Output, CacheRead: u.CacheRead, CacheWrite: u.CacheWrite, Reasoning: u.Reasoning,
+	})
 }
 
 // fail records why the exchange failed and logs the cause.
