@@ -11,7 +11,11 @@
 //	           a chat stream asks for its usage if the client did not)
 //	       ◀── status, headers, body: SSE events written and flushed one by one
 //	           (but the usage chunk aigate asked for), usage and tool calls parsed
-//	           on the side ──▶ interception queued (never blocks)
+//	           on the side ──▶ interception queued (never blocks), request and
+//	           tokens counted in the replica's usage counters
+//
+// A request refused for its aigate token (401) counts as denied in the
+// usage counters; one sent upstream counts as allowed (Config.Usage).
 //
 // Upstream URLs follow each vendor's base-URL convention (routes.go): an
 // OpenAI base URL includes the API version, an Anthropic one does not.
