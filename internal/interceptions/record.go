@@ -1,6 +1,7 @@
 package interceptions
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -34,6 +35,27 @@ const (
 	EndpointMessages        = "messages"
 )
 
+// Client is the kind of program that sent a request, told from its
+// User-Agent by the gateway. The set is fixed (the table's CHECK lists it), so
+// usage can be grouped by it without a label per version or platform.
+type Client string
+
+// The clients the interceptions table accepts.
+const (
+	ClientClaudeCode   Client = "claude-code"
+	ClientCodex        Client = "codex"
+	ClientOpenAISDK    Client = "openai-sdk"
+	ClientAnthropicSDK Client = "anthropic-sdk"
+	ClientCurl         Client = "curl"
+	ClientOther        Client = "other"
+)
+
+// Clients lists every Client, for validating a filter.
+var Clients = []Client{ClientClaudeCode, ClientCodex, ClientOpenAISDK, ClientAnthropicSDK, ClientCurl, ClientOther}
+
+// Statuses lists every Status, for validating a filter.
+var Statuses = []Status{StatusOK, StatusUpstreamError, StatusClientCancelled, StatusGatewayError}
+
 // ToolCall is one tool call the model made.
 type ToolCall struct {
 	ID   string `json:"id"`
@@ -57,6 +79,13 @@ type Record struct {
 	Model     string
 	Endpoint  string // EndpointChatCompletions, EndpointResponses or EndpointMessages
 	Streaming bool
+
+	// Client is ClientOther when left empty.
+	Client Client
+	// SessionID is the client's session or conversation id; empty when it
+	// sent none (stored as NULL). Longer than MaxSessionIDLen bytes, it is
+	// cut.
+	SessionID string
 
 	// Stored in UTC to the microsecond. EndedAt must not be before StartedAt
 	// (the database refuses the record): take it as StartedAt plus a
@@ -83,6 +112,11 @@ type Record struct {
 // MaxErrorLen is the most bytes of Record.Error stored.
 const MaxErrorLen = 1024
 
+// MaxSessionIDLen is the most bytes of Record.SessionID stored. The clients
+// send UUIDs (36 bytes); the rest of the room is for clients to come, not for
+// whatever a caller puts in the header.
+const MaxSessionIDLen = 128
+
 // toParams is the row for rec. Text is made storable rather than refused:
 // PostgreSQL text holds neither NUL nor invalid UTF-8, and a request's model
 // name comes from the client.
@@ -99,6 +133,7 @@ func toParams(rec *Record) (dbsqlc.InterceptionInsertBatchParams, error) {
 		Model:            cleanText(rec.Model),
 		Endpoint:         rec.Endpoint,
 		Streaming:        rec.Streaming,
+		Client:           string(cmp.Or(rec.Client, ClientOther)),
 		StartedAt:        rec.StartedAt.UTC(),
 		EndedAt:          rec.EndedAt.UTC(),
 		Status:           string(rec.Status),
@@ -133,6 +168,11 @@ func toParams(rec *Record) (dbsqlc.InterceptionInsertBatchParams, error) {
 		e := cleanText(truncate(rec.Error, MaxErrorLen))
 		p.Error = &e
 	}
+	// Cleaned first: a replacement character is longer than the bytes it
+	// stands for, and the column refuses more than MaxSessionIDLen.
+	if s := truncate(cleanText(rec.SessionID), MaxSessionIDLen); s != "" {
+		p.SessionID = &s
+	}
 	return p, nil
 }
 
@@ -156,8 +196,37 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
+// Summary is one listed interception: the Record without its prompt
+// (Record.Prompt is always nil here; Get reads it), and when the row was
+// written.
+type Summary struct {
+	Record
+	RecordedAt time.Time
+}
+
 // fromRow is the Record a row holds.
 func fromRow(row dbsqlc.Interception) (Record, error) {
+	rec, err := fromSummary(dbsqlc.InterceptionListRow{
+		ID: row.ID, ReplicaID: row.ReplicaID, RequestID: row.RequestID, UserID: row.UserID, TokenID: row.TokenID,
+		ProviderID: row.ProviderID, ProviderName: row.ProviderName, ProviderType: row.ProviderType, Model: row.Model,
+		Endpoint: row.Endpoint, Streaming: row.Streaming, Client: row.Client, SessionID: row.SessionID,
+		StartedAt: row.StartedAt, EndedAt: row.EndedAt, TtfbMs: row.TtfbMs, Status: row.Status,
+		UpstreamStatus: row.UpstreamStatus, InputTokens: row.InputTokens, OutputTokens: row.OutputTokens,
+		CacheReadTokens: row.CacheReadTokens, CacheWriteTokens: row.CacheWriteTokens,
+		ReasoningTokens: row.ReasoningTokens, ToolCalls: row.ToolCalls, Error: row.Error, RecordedAt: row.RecordedAt,
+	})
+	if err != nil {
+		return Record{}, err
+	}
+	r := rec.Record
+	if row.Prompt != nil {
+		r.Prompt = json.RawMessage(row.Prompt)
+	}
+	return r, nil
+}
+
+// fromSummary is the Summary a listed row holds.
+func fromSummary(row dbsqlc.InterceptionListRow) (Summary, error) {
 	rec := Record{
 		ID:               row.ID,
 		ReplicaID:        row.ReplicaID,
@@ -170,6 +239,7 @@ func fromRow(row dbsqlc.Interception) (Record, error) {
 		Model:            row.Model,
 		Endpoint:         row.Endpoint,
 		Streaming:        row.Streaming,
+		Client:           Client(row.Client),
 		StartedAt:        row.StartedAt.UTC(),
 		EndedAt:          row.EndedAt.UTC(),
 		TTFB:             -1,
@@ -180,6 +250,9 @@ func fromRow(row dbsqlc.Interception) (Record, error) {
 		CacheWriteTokens: row.CacheWriteTokens,
 		ReasoningTokens:  row.ReasoningTokens,
 	}
+	if row.SessionID != nil {
+		rec.SessionID = *row.SessionID
+	}
 	if row.TtfbMs.Valid {
 		rec.TTFB = time.Duration(row.TtfbMs.Int32) * time.Millisecond
 	}
@@ -187,18 +260,15 @@ func fromRow(row dbsqlc.Interception) (Record, error) {
 		rec.UpstreamStatus = int(row.UpstreamStatus.Int32)
 	}
 	if err := json.Unmarshal(row.ToolCalls, &rec.ToolCalls); err != nil {
-		return Record{}, fmt.Errorf("decode tool calls of interception %s: %w", row.ID, err)
+		return Summary{}, fmt.Errorf("decode tool calls of interception %s: %w", row.ID, err)
 	}
 	if len(rec.ToolCalls) == 0 {
 		rec.ToolCalls = nil
 	}
-	if row.Prompt != nil {
-		rec.Prompt = json.RawMessage(row.Prompt)
-	}
 	if row.Error != nil {
 		rec.Error = *row.Error
 	}
-	return rec, nil
+	return Summary{Record: rec, RecordedAt: row.RecordedAt.UTC()}, nil
 }
 
 // Get reads one written record. The error wraps pgx.ErrNoRows when there is

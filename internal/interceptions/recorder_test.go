@@ -190,6 +190,8 @@ func record(mods ...func(*interceptions.Record)) interceptions.Record {
 		Model:            "gpt-5",
 		Endpoint:         interceptions.EndpointChatCompletions,
 		Streaming:        true,
+		Client:           interceptions.ClientCodex,
+		SessionID:        uuid.NewString(),
 		StartedAt:        start,
 		EndedAt:          start.Add(1234567 * time.Microsecond),
 		TTFB:             250 * time.Millisecond,
@@ -232,6 +234,9 @@ func TestRecordsRoundTrip(t *testing.T) {
 	// What a request may bring that text columns cannot hold.
 	odd := record(func(r *interceptions.Record) {
 		r.Model = "gpt\x00-5\xff"
+		// Cut at the limit, then the invalid byte made a three-byte
+		// replacement character: cut again, at a rune.
+		r.SessionID = strings.Repeat("s", interceptions.MaxSessionIDLen-2) + "\x00\xff"
 		r.ToolCalls = []interceptions.ToolCall{{ID: "c\x00", Name: "n"}}
 		r.Error = strings.Repeat("é", interceptions.MaxErrorLen) // 2 bytes a rune
 		r.TTFB = 0
@@ -255,6 +260,8 @@ func TestRecordsRoundTrip(t *testing.T) {
 
 	got, err = interceptions.Get(ctx, h.db, bare.ID)
 	require.NoError(t, err)
+	require.Equal(t, interceptions.ClientOther, got.Client, "no client is stored as other")
+	got.Client = ""
 	require.Equal(t, bare, got)
 	row, err := dbsqlc.New(h.db.Pool).InterceptionGetByID(ctx, bare.ID)
 	require.NoError(t, err)
@@ -262,12 +269,14 @@ func TestRecordsRoundTrip(t *testing.T) {
 	require.False(t, row.UpstreamStatus.Valid)
 	require.Nil(t, row.Prompt)
 	require.Nil(t, row.Error)
+	require.Nil(t, row.SessionID, "no session is NULL")
 	require.JSONEq(t, `[]`, string(row.ToolCalls))
 	require.False(t, row.RecordedAt.IsZero(), "recorded_at is the database's time of the write")
 
 	got, err = interceptions.Get(ctx, h.db, odd.ID)
 	require.NoError(t, err)
 	require.Equal(t, "gpt-5\uFFFD", got.Model, "NUL dropped, invalid UTF-8 replaced")
+	require.Equal(t, strings.Repeat("s", interceptions.MaxSessionIDLen-2), got.SessionID, "cleaned, then cut to MaxSessionIDLen bytes at a rune")
 	require.Equal(t, []interceptions.ToolCall{{ID: "c", Name: "n"}}, got.ToolCalls)
 	require.Equal(t, strings.Repeat("é", interceptions.MaxErrorLen/2), got.Error, "cut at a rune boundary")
 	require.Equal(t, time.Duration(0), got.TTFB, "0 is a first byte at once, not none")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -109,13 +111,17 @@ func (r *Recorder) split(ctx context.Context, batch []Record, err error) {
 // withoutWritten returns the records of batch whose id is not in the table;
 // false when the lookup failed.
 func (r *Recorder) withoutWritten(ctx context.Context, batch []Record) ([]Record, bool) {
-	ids := make([]uuid.UUID, len(batch))
+	p := dbsqlc.InterceptionListExistingIDsParams{
+		Ids: make([]uuid.UUID, len(batch)), MinStartedAt: batch[0].StartedAt, MaxStartedAt: batch[0].StartedAt,
+	}
 	for i := range batch {
-		ids[i] = batch[i].ID
+		p.Ids[i] = batch[i].ID
+		p.MinStartedAt = minTime(p.MinStartedAt, batch[i].StartedAt)
+		p.MaxStartedAt = maxTime(p.MaxStartedAt, batch[i].StartedAt)
 	}
 	qctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
 	defer cancel()
-	found, err := dbsqlc.New(r.db.Pool).InterceptionListExistingIDs(qctx, ids)
+	found, err := dbsqlc.New(r.db.Pool).InterceptionListExistingIDs(qctx, p)
 	if err != nil {
 		r.log.Warn("look up written interceptions", "error", safeError(err))
 		return nil, false
@@ -248,9 +254,28 @@ type encodeError struct{ err error }
 func (e *encodeError) Error() string { return e.err.Error() }
 func (e *encodeError) Unwrap() error { return e.err }
 
+// isDuplicateID reports a primary key violation. The table is partitioned,
+// so the constraint named is the partition's own primary key
+// (interceptions_p20260101_pkey, interceptions_default_pkey), and the key is
+// (id, started_at), which a retried record repeats.
 func isDuplicateID(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "interceptions_pkey"
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" &&
+		strings.HasPrefix(pgErr.ConstraintName, "interceptions_") && strings.HasSuffix(pgErr.ConstraintName, "_pkey")
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // safeError is err for the log without the row it may quote: PostgreSQL puts

@@ -40,6 +40,8 @@ func (r iteratorForInterceptionInsertBatch) Values() ([]interface{}, error) {
 		r.rows[0].Model,
 		r.rows[0].Endpoint,
 		r.rows[0].Streaming,
+		r.rows[0].Client,
+		r.rows[0].SessionID,
 		r.rows[0].StartedAt,
 		r.rows[0].EndedAt,
 		r.rows[0].TtfbMs,
@@ -63,5 +65,5 @@ func (r iteratorForInterceptionInsertBatch) Err() error {
 // A batch of records in one COPY: all rows or none. recorded_at takes its
 // default, the database's clock.
 func (q *Queries) InterceptionInsertBatch(ctx context.Context, arg []InterceptionInsertBatchParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"interceptions"}, []string{"id", "replica_id", "request_id", "user_id", "token_id", "provider_id", "provider_name", "provider_type", "model", "endpoint", "streaming", "started_at", "ended_at", "ttfb_ms", "status", "upstream_status", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "tool_calls", "prompt", "error"}, &iteratorForInterceptionInsertBatch{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"interceptions"}, []string{"id", "replica_id", "request_id", "user_id", "token_id", "provider_id", "provider_name", "provider_type", "model", "endpoint", "streaming", "client", "session_id", "started_at", "ended_at", "ttfb_ms", "status", "upstream_status", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "tool_calls", "prompt", "error"}, &iteratorForInterceptionInsertBatch{rows: arg})
 }

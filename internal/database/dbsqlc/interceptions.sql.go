@@ -14,10 +14,70 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-const interceptionGetByID = `-- name: InterceptionGetByID :one
-SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at FROM interceptions WHERE id = $1
+const interceptionDefaultPartitionCount = `-- name: InterceptionDefaultPartitionCount :one
+SELECT count(*) FROM interceptions_default
 `
 
+func (q *Queries) InterceptionDefaultPartitionCount(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, interceptionDefaultPartitionCount)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const interceptionDefaultPartitionDays = `-- name: InterceptionDefaultPartitionDays :many
+SELECT DISTINCT date_trunc('day', started_at, 'UTC')::timestamptz AS day
+FROM interceptions_default
+WHERE started_at >= $1 AND started_at < $2
+ORDER BY day
+`
+
+type InterceptionDefaultPartitionDaysParams struct {
+	Since time.Time
+	Until time.Time
+}
+
+// The UTC days of the rows in the default partition started in [since, until).
+func (q *Queries) InterceptionDefaultPartitionDays(ctx context.Context, arg InterceptionDefaultPartitionDaysParams) ([]time.Time, error) {
+	rows, err := q.db.Query(ctx, interceptionDefaultPartitionDays, arg.Since, arg.Until)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []time.Time
+	for rows.Next() {
+		var day time.Time
+		if err := rows.Scan(&day); err != nil {
+			return nil, err
+		}
+		items = append(items, day)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const interceptionDefaultPartitionDeleteBefore = `-- name: InterceptionDefaultPartitionDeleteBefore :execrows
+DELETE FROM interceptions_default WHERE started_at < $1
+`
+
+// Rows of the default partition started before the retention's cutoff: the
+// few whose day never had a partition (the rest go with their partition).
+func (q *Queries) InterceptionDefaultPartitionDeleteBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, interceptionDefaultPartitionDeleteBefore, cutoff)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const interceptionGetByID = `-- name: InterceptionGetByID :one
+SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at FROM interceptions WHERE id = $1
+`
+
+// Without started_at this looks the id up in every partition's primary key
+// index: one probe a day kept.
 func (q *Queries) InterceptionGetByID(ctx context.Context, id uuid.UUID) (Interception, error) {
 	row := q.db.QueryRow(ctx, interceptionGetByID, id)
 	var i Interception
@@ -33,6 +93,8 @@ func (q *Queries) InterceptionGetByID(ctx context.Context, id uuid.UUID) (Interc
 		&i.Model,
 		&i.Endpoint,
 		&i.Streaming,
+		&i.Client,
+		&i.SessionID,
 		&i.StartedAt,
 		&i.EndedAt,
 		&i.TtfbMs,
@@ -63,6 +125,8 @@ type InterceptionInsertBatchParams struct {
 	Model            string
 	Endpoint         string
 	Streaming        bool
+	Client           string
+	SessionID        *string
 	StartedAt        time.Time
 	EndedAt          time.Time
 	TtfbMs           pgtype.Int4
@@ -78,8 +142,137 @@ type InterceptionInsertBatchParams struct {
 	Error            *string
 }
 
+const interceptionList = `-- name: InterceptionList :many
+SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint,
+       streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens,
+       output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, error, recorded_at
+FROM interceptions
+WHERE ($1::uuid IS NULL OR user_id = $1)
+  AND ($2::text IS NULL OR provider_name = $2)
+  AND ($3::text IS NULL OR model = $3)
+  AND ($4::text IS NULL OR client = $4)
+  AND ($5::text IS NULL OR session_id = $5)
+  AND ($6::text IS NULL OR status = $6)
+  AND ($7::timestamptz IS NULL OR started_at >= $7)
+  AND ($8::timestamptz IS NULL OR started_at < $8)
+  AND ($9::timestamptz IS NULL
+       OR (started_at, id) < ($9, $10::uuid))
+  -- Implied by the row comparison, which the planner cannot prune
+  -- partitions by: this skips the days after the cursor.
+  AND ($9::timestamptz IS NULL OR started_at <= $9)
+ORDER BY started_at DESC, id DESC
+LIMIT $11
+`
+
+type InterceptionListParams struct {
+	UserID          pgtype.UUID
+	ProviderName    *string
+	Model           *string
+	Client          *string
+	SessionID       *string
+	Status          *string
+	Since           *time.Time
+	Until           *time.Time
+	CursorStartedAt *time.Time
+	CursorID        pgtype.UUID
+	RowLimit        int32
+}
+
+type InterceptionListRow struct {
+	ID               uuid.UUID
+	ReplicaID        uuid.UUID
+	RequestID        string
+	UserID           uuid.UUID
+	TokenID          string
+	ProviderID       uuid.UUID
+	ProviderName     string
+	ProviderType     AiProviderType
+	Model            string
+	Endpoint         string
+	Streaming        bool
+	Client           string
+	SessionID        *string
+	StartedAt        time.Time
+	EndedAt          time.Time
+	TtfbMs           pgtype.Int4
+	Status           string
+	UpstreamStatus   pgtype.Int4
+	InputTokens      int64
+	OutputTokens     int64
+	CacheReadTokens  int64
+	CacheWriteTokens int64
+	ReasoningTokens  int64
+	ToolCalls        json.RawMessage
+	Error            *string
+	RecordedAt       time.Time
+}
+
+// Newest first, without the prompts. Empty filters match everything. The
+// cursor is the (started_at, id) of the last row of the previous page; rows
+// strictly before it in that order come next. Run it with a plan made for
+// its values (interceptions.List says how), so that the filters left empty
+// drop out and the planner reads the one index and the partitions that fit.
+func (q *Queries) InterceptionList(ctx context.Context, arg InterceptionListParams) ([]InterceptionListRow, error) {
+	rows, err := q.db.Query(ctx, interceptionList,
+		arg.UserID,
+		arg.ProviderName,
+		arg.Model,
+		arg.Client,
+		arg.SessionID,
+		arg.Status,
+		arg.Since,
+		arg.Until,
+		arg.CursorStartedAt,
+		arg.CursorID,
+		arg.RowLimit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InterceptionListRow
+	for rows.Next() {
+		var i InterceptionListRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.ReplicaID,
+			&i.RequestID,
+			&i.UserID,
+			&i.TokenID,
+			&i.ProviderID,
+			&i.ProviderName,
+			&i.ProviderType,
+			&i.Model,
+			&i.Endpoint,
+			&i.Streaming,
+			&i.Client,
+			&i.SessionID,
+			&i.StartedAt,
+			&i.EndedAt,
+			&i.TtfbMs,
+			&i.Status,
+			&i.UpstreamStatus,
+			&i.InputTokens,
+			&i.OutputTokens,
+			&i.CacheReadTokens,
+			&i.CacheWriteTokens,
+			&i.ReasoningTokens,
+			&i.ToolCalls,
+			&i.Error,
+			&i.RecordedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const interceptionListByStartedAt = `-- name: InterceptionListByStartedAt :many
-SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at FROM interceptions
+SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at FROM interceptions
 WHERE started_at >= $1 AND started_at < $2
   AND ($3::timestamptz IS NULL
        OR (started_at, id) > ($3, $4::uuid))
@@ -124,6 +317,8 @@ func (q *Queries) InterceptionListByStartedAt(ctx context.Context, arg Intercept
 			&i.Model,
 			&i.Endpoint,
 			&i.Streaming,
+			&i.Client,
+			&i.SessionID,
 			&i.StartedAt,
 			&i.EndedAt,
 			&i.TtfbMs,
@@ -150,13 +345,23 @@ func (q *Queries) InterceptionListByStartedAt(ctx context.Context, arg Intercept
 }
 
 const interceptionListExistingIDs = `-- name: InterceptionListExistingIDs :many
-SELECT id FROM interceptions WHERE id = ANY($1::uuid[])
+SELECT id FROM interceptions
+WHERE id = ANY($1::uuid[])
+  AND started_at BETWEEN $2 AND $3
 `
 
+type InterceptionListExistingIDsParams struct {
+	Ids          []uuid.UUID
+	MinStartedAt time.Time
+	MaxStartedAt time.Time
+}
+
 // Which of these ids are already written: a batch retried after an attempt
-// whose outcome was unknown (the commit landed, the answer did not).
-func (q *Queries) InterceptionListExistingIDs(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
-	rows, err := q.db.Query(ctx, interceptionListExistingIDs, ids)
+// whose outcome was unknown (the commit landed, the answer did not). The
+// bounds on started_at (the batch's earliest and latest) keep the lookup to
+// the partitions the batch went to.
+func (q *Queries) InterceptionListExistingIDs(ctx context.Context, arg InterceptionListExistingIDsParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, interceptionListExistingIDs, arg.Ids, arg.MinStartedAt, arg.MaxStartedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -173,4 +378,70 @@ func (q *Queries) InterceptionListExistingIDs(ctx context.Context, ids []uuid.UU
 		return nil, err
 	}
 	return items, nil
+}
+
+const interceptionPartitionCreate = `-- name: InterceptionPartitionCreate :one
+SELECT interceptions_partition_create($1::date)::bigint AS moved
+`
+
+// Makes the partition of a UTC day, moving that day's rows out of the
+// default partition; returns how many it moved (migration 0007).
+func (q *Queries) InterceptionPartitionCreate(ctx context.Context, day pgtype.Date) (int64, error) {
+	row := q.db.QueryRow(ctx, interceptionPartitionCreate, day)
+	var moved int64
+	err := row.Scan(&moved)
+	return moved, err
+}
+
+const interceptionPartitionDrop = `-- name: InterceptionPartitionDrop :one
+SELECT interceptions_partition_drop($1::date)::boolean AS dropped
+`
+
+// Drops the partition of a UTC day with its rows (migration 0007).
+func (q *Queries) InterceptionPartitionDrop(ctx context.Context, day pgtype.Date) (bool, error) {
+	row := q.db.QueryRow(ctx, interceptionPartitionDrop, day)
+	var dropped bool
+	err := row.Scan(&dropped)
+	return dropped, err
+}
+
+const interceptionPartitionList = `-- name: InterceptionPartitionList :many
+SELECT c.relname::text AS name
+FROM pg_catalog.pg_inherits i
+JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'interceptions'::regclass
+ORDER BY c.relname
+`
+
+// The partitions of interceptions, the default one included, by name.
+func (q *Queries) InterceptionPartitionList(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, interceptionPartitionList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		items = append(items, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const interceptionRetentionLockTimeout = `-- name: InterceptionRetentionLockTimeout :exec
+SELECT set_config('lock_timeout', $1::text, true)
+`
+
+// Bounds, for the rest of the transaction, how long a statement waits for a
+// table lock: the partition DDL waits behind running queries, and the writes
+// queued behind it wait as long.
+func (q *Queries) InterceptionRetentionLockTimeout(ctx context.Context, timeout string) error {
+	_, err := q.db.Exec(ctx, interceptionRetentionLockTimeout, timeout)
+	return err
 }
