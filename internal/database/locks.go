@@ -23,20 +23,24 @@ const (
 	// LockTestTemplate serialises creation of the migrated template database
 	// when several test binaries share one PostgreSQL server.
 	LockTestTemplate LockID = 0x61696761_00000008
+	// LockInterceptionsRetention lets one replica at a time make and drop
+	// the interceptions table's partitions (internal/interceptions).
+	LockInterceptionsRetention LockID = 0x61696761_00000009
 )
 
 // lockNames gives every lock its name for logs. A map literal with constant
 // keys does not compile when two keys are equal, so a reused number is caught
 // by the compiler; TestLockRegistry checks that every constant is listed.
 var lockNames = map[LockID]string{
-	LockMigrations:         "migrations",
-	LockDeploymentSetup:    "deployment_setup",
-	LockFirstUser:          "first_user",
-	LockAIProvidersEnvSeed: "ai_providers_env_seed",
-	LockUsageRollup:        "usage_rollup",
-	LockUsageCounters:      "usage_counters",
-	LockEncryptionRotate:   "encryption_rotate",
-	LockTestTemplate:       "test_template",
+	LockMigrations:             "migrations",
+	LockDeploymentSetup:        "deployment_setup",
+	LockFirstUser:              "first_user",
+	LockAIProvidersEnvSeed:     "ai_providers_env_seed",
+	LockUsageRollup:            "usage_rollup",
+	LockUsageCounters:          "usage_counters",
+	LockEncryptionRotate:       "encryption_rotate",
+	LockTestTemplate:           "test_template",
+	LockInterceptionsRetention: "interceptions_retention",
 }
 
 func (l LockID) String() string {

@@ -44,7 +44,7 @@ func TestLockRegistry(t *testing.T) {
 		require.False(t, seenNames[name], "lock name %q reused", name)
 		seenIDs[id], seenNames[name] = true, true
 	}
-	for _, want := range []string{"migrations", "deployment_setup", "first_user", "ai_providers_env_seed", "usage_rollup", "usage_counters", "encryption_rotate"} {
+	for _, want := range []string{"migrations", "deployment_setup", "first_user", "ai_providers_env_seed", "usage_rollup", "usage_counters", "encryption_rotate", "interceptions_retention"} {
 		require.True(t, seenNames[want], "the spec's lock %q is missing", want)
 	}
 }

@@ -37,4 +37,27 @@
 // Cancelling Run's context stops accepting records and writes what is queued,
 // for at most ShutdownTimeout; cancel it after the HTTP server has stopped, or
 // the last requests' records are dropped.
+//
+// List reads records back for the API, newest first, a page at a time (a
+// cursor, not an offset); Get reads one with its prompt.
+//
+// The table is partitioned by the UTC day of started_at (migration 0007), and
+// Retention keeps the partitions: every replica runs one, and each run, under
+// the interceptions_retention try-lock, is done by one replica:
+//
+//	days (UTC), R = Retention in days, D = today:
+//
+//	  ... D-R-1 │ D-R ... D-1  D │ D+1 ... D+7 (DaysAhead)
+//	  dropped   │ kept; COPY     │ made ahead, empty
+//	  whole     │ routes each    │ until their day
+//	  (DROP     │ row by its     │
+//	  TABLE)    │ started_at     │
+//
+//	interceptions_default holds a row whose day has no partition. The run
+//	that makes the day's partition moves the day's rows into it; rows older
+//	than Retention are deleted from it; the rest wait for their day.
+//
+// So nothing is deleted row by row but those few strays, the table is locked
+// only for a run's few DDL statements (each wait for the lock bounded by
+// LockTimeout), and the space of a dropped day is free at once.
 package interceptions

@@ -19,3 +19,7 @@ func (r *Recorder) DrainForTest() {
 		}
 	}
 }
+
+// SetAfterLockForTest makes each Tick call f once it holds the lock, before
+// any work: a test holds one replica there while another ticks.
+func (r *Retention) SetAfterLockForTest(f func()) { r.afterLock = f }
