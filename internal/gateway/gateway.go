@@ -316,6 +316,7 @@ func (x *exchange) finish() {
 		UserID: x.principal.UserID, TokenID: x.principal.TokenID,
 		ProviderID: x.p.id, ProviderName: x.p.name, ProviderType: string(x.p.typ),
 		Model: x.model, Endpoint: x.ep.format.String(), Streaming: x.stream,
+		Client: classifyClient(x.r.UserAgent()), SessionID: sessionID(x.r.Header),
 		StartedAt: x.start.UTC(), EndedAt: x.start.Add(end.Sub(x.start)).UTC(), TTFB: -1,
 		Status: x.status, UpstreamStatus: x.upstreamStatus,
 		InputTokens: x.result.Usage.Input, OutputTokens: x.result.Usage.Output,

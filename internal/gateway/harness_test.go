@@ -117,6 +117,8 @@ type interception struct {
 	TTFBMs                                   *int32
 	Prompt                                   json.RawMessage
 	Error                                    *string
+	Client                                   string
+	Session                                  *string
 }
 
 // waitInterceptions waits until n interceptions are written and returns them
@@ -135,7 +137,8 @@ func (r *replica) waitInterceptions(n int) []interception {
 func (r *replica) interceptions() []interception {
 	rows, err := r.db.Pool.Query(context.Background(), `
 		SELECT user_id, token_id, provider_name, model, endpoint, streaming, status::text, upstream_status,
-		       input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, ttfb_ms, prompt, error
+		       input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, ttfb_ms, prompt, error,
+		       client, session_id
 		FROM interceptions ORDER BY started_at, id`)
 	require.NoError(r.t, err)
 	defer rows.Close()
@@ -144,7 +147,7 @@ func (r *replica) interceptions() []interception {
 		var i interception
 		var tools []byte
 		require.NoError(r.t, rows.Scan(&i.UserID, &i.TokenID, &i.ProviderName, &i.Model, &i.Endpoint, &i.Streaming, &i.Status, &i.UpstreamStatus,
-			&i.Input, &i.Output, &i.CacheRead, &i.CacheWrite, &i.Rs, &tools, &i.TTFBMs, &i.Prompt, &i.Error))
+			&i.Input, &i.Output, &i.CacheRead, &i.CacheWrite, &i.Rs, &tools, &i.TTFBMs, &i.Prompt, &i.Error, &i.Client, &i.Session))
 		require.NoError(r.t, json.Unmarshal(tools, &i.ToolCalls))
 		out = append(out, i)
 	}

@@ -199,13 +199,17 @@ func TestSDKs(t *testing.T) {
 			require.Len(t, got.ToolCalls, 1)
 			require.Equal(t, "get_weather", got.ToolCalls[0].Name)
 			require.NotEmpty(t, got.ToolCalls[0].ID)
+			// The SDK's own User-Agent, as it sends it by default.
 			if tc.endpoint == "messages" {
 				require.Equal(t, "anthropic-main", got.ProviderName)
 				require.Equal(t, "claude-sonnet-4-5", got.Model)
+				require.Equal(t, "anthropic-sdk", got.Client, "User-Agent %q", seen[0].Header.Get("User-Agent"))
 			} else {
 				require.Equal(t, "openai-main", got.ProviderName)
 				require.Equal(t, "gpt-4o", got.Model)
+				require.Equal(t, "openai-sdk", got.Client, "User-Agent %q", seen[0].Header.Get("User-Agent"))
 			}
+			require.Nil(t, got.Session, "the SDKs send no session")
 			require.Nil(t, got.Prompt, "prompts are not recorded by default")
 		})
 	}
@@ -268,5 +272,63 @@ func TestSDKsSeeMidStreamFailure(t *testing.T) {
 
 	for _, r := range e.waitInterceptions(3) {
 		require.Equal(t, "upstream_error", r.Status)
+	}
+}
+
+// Claude Code and Codex as they call aigate: their User-Agent and the session
+// header each sends (Codex's in lower case with an underscore, as it writes
+// it) are recorded, the headers reach the provider unchanged, and a client
+// aigate does not know is "other".
+func TestClientAndSessionRecorded(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{})
+	mock := llmmock.New(t, llmmock.Options{Events: 3})
+	e.addProvider("openai-main", "openai", mock.OpenAIBaseURL(), openAIKey)
+	e.addProvider("anthropic-main", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
+	const claudeSession, codexSession = "9f10edbb-1407-47e1-9b85-fa634be33732", "019a9544-7ab1-73c1-837e-1fa681f4462b"
+
+	for _, tc := range []struct {
+		name, path, reqBody, auth string
+		header                    http.Header
+	}{
+		{"claude code", "/ai/anthropic-main/v1/messages?beta=true", body(messagesBody, true), "x-api-key", http.Header{
+			"User-Agent": {"claude-cli/2.0.76 (external, cli)"}, "X-Claude-Code-Session-Id": {claudeSession},
+			"Anthropic-Version": {"2023-06-01"}, "X-App": {"cli"},
+		}},
+		{"codex", "/ai/openai-main/v1/responses", body(responsesBody, true), "bearer", http.Header{
+			"User-Agent": {"codex_cli_rs/0.38.0 (Ubuntu 24.04.2 LTS; x86_64) WindowsTerminal"},
+			"originator": {"codex_cli_rs"}, "session_id": {codexSession}, "version": {"0.38.0"},
+		}},
+		{"curl", "/ai/openai-main/v1/chat/completions", body(chatBody, false), "bearer", http.Header{
+			"User-Agent": {"curl/8.5.0"},
+		}},
+		{"unknown", "/ai/openai-main/v1/chat/completions", body(chatBody, false), "bearer", http.Header{
+			"User-Agent": {"my-agent/1.0"}, "X-Claude-Code-Session-Id": {"  "},
+		}},
+	} {
+		resp, got := post(t, e.url+tc.path, e.token, tc.auth, tc.reqBody, tc.header)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", tc.name, got)
+	}
+
+	seen := mock.Requests()
+	require.Len(t, seen, 4)
+	require.Equal(t, "claude-cli/2.0.76 (external, cli)", seen[0].Header.Get("User-Agent"))
+	require.Equal(t, claudeSession, seen[0].Header.Get("X-Claude-Code-Session-Id"))
+	require.Equal(t, codexSession, seen[1].Header.Get("session_id"), "an underscore in a header name passes")
+	require.Equal(t, "codex_cli_rs", seen[1].Header.Get("originator"))
+
+	rows := e.waitInterceptions(4)
+	str := func(s string) *string { return &s }
+	for i, want := range []struct {
+		client  string
+		session *string
+	}{
+		{"claude-code", str(claudeSession)},
+		{"codex", str(codexSession)},
+		{"curl", nil},
+		{"other", nil},
+	} {
+		require.Equal(t, want.client, rows[i].Client, "request %d", i)
+		require.Equal(t, want.session, rows[i].Session, "request %d", i)
 	}
 }
