@@ -51,8 +51,9 @@ type RetentionConfig struct {
 	// Interval is the time between runs; RetryInterval replaces it after a
 	// run that failed in part or whole.
 	Interval, RetryInterval time.Duration
-	// LockTimeout bounds each wait for a table lock (lock_timeout); a step
-	// that times out is left for the next run.
+	// LockTimeout bounds each wait for a table lock (lock_timeout, in whole
+	// milliseconds, at least one: 0 would mean no bound); a step that times
+	// out is left for the next run.
 	LockTimeout time.Duration
 	// Clock gives "now" and the timer between runs (RetentionTimer); nil is
 	// the real clock.
@@ -203,7 +204,7 @@ func (r *Retention) Tick(ctx context.Context) (TickResult, error) {
 		}
 		var res TickResult
 		q := dbsqlc.New(tx)
-		if err := q.InterceptionRetentionLockTimeout(ctx, fmt.Sprintf("%dms", r.cfg.LockTimeout.Milliseconds())); err != nil {
+		if err := q.InterceptionRetentionLockTimeout(ctx, fmt.Sprintf("%dms", max(r.cfg.LockTimeout.Milliseconds(), 1))); err != nil {
 			return res, fmt.Errorf("set lock_timeout: %w", err)
 		}
 		names, err := q.InterceptionPartitionList(ctx)
