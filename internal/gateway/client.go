@@ -40,11 +40,10 @@ func classifyClient(userAgent string) interceptions.Client {
 	case product == "curl":
 		return interceptions.ClientCurl
 	}
-	sdk := strings.TrimPrefix(product, "Async")
-	switch {
-	case sdk == "OpenAI" || sdk == "AzureOpenAI":
+	switch strings.TrimPrefix(product, "Async") {
+	case "OpenAI", "AzureOpenAI":
 		return interceptions.ClientOpenAISDK
-	case sdk == "Anthropic" || sdk == "AnthropicBedrock" || sdk == "AnthropicVertex":
+	case "Anthropic", "AnthropicBedrock", "AnthropicVertex":
 		return interceptions.ClientAnthropicSDK
 	}
 	return interceptions.ClientOther

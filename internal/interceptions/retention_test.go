@@ -2,6 +2,7 @@ package interceptions_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -67,7 +68,7 @@ func partitionOf(t *testing.T, db *database.DB, id uuid.UUID) string {
 	t.Helper()
 	var name string
 	err := db.Pool.QueryRow(context.Background(), "SELECT tableoid::regclass::text FROM interceptions WHERE id = $1", id).Scan(&name)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return ""
 	}
 	require.NoError(t, err)
