@@ -257,6 +257,35 @@ type UsageCounterFlush struct {
 	FlushedAt time.Time
 }
 
+type UsageHourly struct {
+	Hour             time.Time
+	UserID           uuid.UUID
+	ProviderID       uuid.UUID
+	ProviderName     string
+	ProviderType     AiProviderType
+	Model            string
+	Client           string
+	Requests         int64
+	Errors           int64
+	InputTokens      int64
+	OutputTokens     int64
+	CacheReadTokens  int64
+	CacheWriteTokens int64
+	ReasoningTokens  int64
+	LatencyP50Ms     int32
+	LatencyP95Ms     int32
+	TtfbP50Ms        pgtype.Int4
+	TtfbP95Ms        pgtype.Int4
+	UpdatedAt        time.Time
+}
+
+type UsageRollupState struct {
+	Singleton bool
+	Watermark *time.Time
+	UpdatedAt *time.Time
+	UpdatedBy pgtype.UUID
+}
+
 type UsageSnapshot struct {
 	ID                 int64
 	PeriodStart        time.Time
