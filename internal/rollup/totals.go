@@ -1,0 +1,162 @@
+package rollup
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/aigate/aigate/internal/apperr"
+	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/database/dbsqlc"
+)
+
+// GroupBy is what Totals sums per.
+type GroupBy string
+
+// The groupings. GroupNone sums the whole window into one row.
+const (
+	GroupNone     GroupBy = ""
+	GroupUser     GroupBy = "user"
+	GroupProvider GroupBy = "provider"
+	GroupModel    GroupBy = "model"
+	GroupClient   GroupBy = "client"
+	GroupDay      GroupBy = "day"
+	GroupHour     GroupBy = "hour"
+)
+
+// GroupBys lists the groupings a caller may ask for by name.
+var GroupBys = []GroupBy{GroupUser, GroupProvider, GroupModel, GroupClient, GroupDay, GroupHour}
+
+// Valid reports whether g is one of the groupings.
+func (g GroupBy) Valid() bool {
+	switch g {
+	case GroupNone, GroupUser, GroupProvider, GroupModel, GroupClient, GroupDay, GroupHour:
+		return true
+	}
+	return false
+}
+
+// Query selects buckets for Totals.
+type Query struct {
+	// A bucket counts when its hour starts in [From, To): with From at
+	// 12:30 the 12:00 bucket is left out, with To at 12:30 it is in (so
+	// [midnight, now) is today so far). Align From to the hour, or use
+	// Today, for windows that mean what they say.
+	From, To time.Time
+	// UserID, when set, keeps only that user's buckets.
+	UserID *uuid.UUID
+	// GroupBy sums per user, provider, model, client, UTC day or hour;
+	// GroupNone sums the window into one row.
+	GroupBy GroupBy
+}
+
+// Row is one group's totals.
+type Row struct {
+	// The group's key; only the fields of Query.GroupBy are set. Start is
+	// the hour, or the UTC day's midnight, that the row sums (GroupHour,
+	// GroupDay). A provider is its id, name and type: a renamed provider's
+	// hours before and after the rename are two rows, and so are two
+	// providers that had one name in turn.
+	Start        time.Time
+	UserID       uuid.UUID
+	ProviderID   uuid.UUID
+	ProviderName string
+	ProviderType string
+	Model        string
+	Client       string
+
+	Requests int64
+	// Errors counts requests whose status is not ok (upstream and gateway
+	// errors, and requests the client cancelled).
+	Errors                                                                        int64
+	InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens, ReasoningTokens int64
+
+	// Latency and TTFB, in milliseconds: the requests-weighted mean of the
+	// hourly buckets' nearest-rank p50 and p95. For a row made of one bucket
+	// they are that bucket's percentiles exactly; over several buckets they
+	// are an estimate (percentiles do not add), close when the buckets'
+	// distributions are alike. The TTFB fields are nil when no request of the
+	// row got a byte back from its provider.
+	LatencyP50Ms, LatencyP95Ms float64
+	TTFBP50Ms, TTFBP95Ms       *float64
+}
+
+// Today returns the UTC day that contains now, as [from, to) for a Query.
+// Its last bucket is the running hour, which every tick rolls up again.
+func Today(now time.Time) (from, to time.Time) {
+	y, m, d := now.UTC().Date()
+	from = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	return from, from.AddDate(0, 0, 1)
+}
+
+// Totals sums the usage_hourly buckets q selects, per q.GroupBy: for day
+// and hour groupings in time order, otherwise the busiest group first. A
+// window with no usage gives no rows. An invalid query is an
+// apperr.KindInvalid error naming the field (from, to, group_by).
+//
+// Only rolled-up requests count: up to Watermark, and the current hour as
+// of the last tick.
+func Totals(ctx context.Context, db *database.DB, q Query) ([]Row, error) {
+	var vs []apperr.Validation
+	if q.From.IsZero() {
+		vs = append(vs, apperr.Validation{Field: "from", Detail: "is required"})
+	}
+	if q.To.IsZero() {
+		vs = append(vs, apperr.Validation{Field: "to", Detail: "is required"})
+	} else if !q.From.IsZero() && !q.From.Before(q.To) {
+		vs = append(vs, apperr.Validation{Field: "to", Detail: "must be after from"})
+	}
+	if !q.GroupBy.Valid() {
+		vs = append(vs, apperr.Validation{Field: "group_by", Detail: fmt.Sprintf("must be one of %v", GroupBys)})
+	}
+	if len(vs) > 0 {
+		return nil, apperr.Invalid(vs...)
+	}
+	params := dbsqlc.UsageHourlyTotalsParams{GroupBy: string(q.GroupBy), FromHour: q.From.UTC(), ToHour: q.To.UTC()}
+	if q.UserID != nil {
+		params.UserID = pgtype.UUID{Bytes: *q.UserID, Valid: true}
+	}
+	rows, err := dbsqlc.New(db.Pool).UsageHourlyTotals(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("sum usage buckets: %w", err)
+	}
+	out := make([]Row, len(rows))
+	for i, r := range rows {
+		out[i] = Row{
+			UserID: r.UserID, ProviderID: r.ProviderID, ProviderName: r.ProviderName, ProviderType: r.ProviderType,
+			Model: r.Model, Client: r.Client,
+			Requests: r.Requests, Errors: r.Errors, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
+			CacheReadTokens: r.CacheReadTokens, CacheWriteTokens: r.CacheWriteTokens, ReasoningTokens: r.ReasoningTokens,
+			LatencyP50Ms: float64(r.LatencyP50Weighted) / float64(r.Requests),
+			LatencyP95Ms: float64(r.LatencyP95Weighted) / float64(r.Requests),
+		}
+		if q.GroupBy == GroupHour || q.GroupBy == GroupDay {
+			out[i].Start = r.BucketStart.UTC()
+		}
+		if r.TtfbRequests > 0 {
+			p50 := float64(r.TtfbP50Weighted) / float64(r.TtfbRequests)
+			p95 := float64(r.TtfbP95Weighted) / float64(r.TtfbRequests)
+			out[i].TTFBP50Ms, out[i].TTFBP95Ms = &p50, &p95
+		}
+	}
+	return out, nil
+}
+
+// Watermark returns the watermark of the last rollup, the database's time
+// when it began: the requests recorded before it are in the buckets, but for
+// records whose write was still in flight then, which the next tick adds.
+// Nil before the first rollup.
+func Watermark(ctx context.Context, db *database.DB) (*time.Time, error) {
+	st, err := dbsqlc.New(db.Pool).UsageRollupStateGet(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read rollup watermark: %w", err)
+	}
+	if st.Watermark == nil {
+		return nil, nil
+	}
+	w := st.Watermark.UTC()
+	return &w, nil
+}
