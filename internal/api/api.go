@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -31,11 +32,15 @@ type API struct {
 	users     *users.Service
 	providers *providers.Service
 	logger    *slog.Logger
+	now       func() time.Time
 }
 
-// New returns the API.
-func New(db *database.DB, authn *auth.Authenticator, us *users.Service, ps *providers.Service, logger *slog.Logger) *API {
-	return &API{db: db, authn: authn, users: us, providers: ps, logger: logger}
+// New returns the API. now is the clock ("today" in usage questions).
+func New(db *database.DB, authn *auth.Authenticator, us *users.Service, ps *providers.Service, logger *slog.Logger, now func() time.Time) *API {
+	if now == nil {
+		now = time.Now
+	}
+	return &API{db: db, authn: authn, users: us, providers: ps, logger: logger, now: now}
 }
 
 // rule decides whether p may call a route; r gives access to path values
@@ -111,7 +116,7 @@ type route struct {
 }
 
 func (a *API) routes() []route {
-	owner, auditor := auth.RoleOwner, auth.RoleAuditor
+	owner, auditor, member := auth.RoleOwner, auth.RoleAuditor, auth.RoleMember
 	ok, created, noContent := http.StatusOK, http.StatusCreated, http.StatusNoContent
 	return []route{
 		{"POST /api/v1/users/first", public, created, a.createFirstUser},
@@ -131,6 +136,9 @@ func (a *API) routes() []route {
 		{"DELETE /api/v1/providers/{provider}", roles(owner), noContent, a.deleteProvider},
 		{"POST /api/v1/providers/{provider}/restore", roles(owner), ok, a.restoreProvider},
 		{"GET /api/v1/audit", roles(owner, auditor), ok, a.listAudit},
+		// Members too: the handlers narrow what a member sees to their own.
+		{"GET /api/v1/usage", roles(owner, auditor, member), ok, a.getUsage},
+		{"GET /api/v1/interceptions", roles(owner, auditor, member), ok, a.listInterceptions},
 	}
 }
 

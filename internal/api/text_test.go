@@ -122,6 +122,8 @@ func routeCases() map[string]routeCase {
 		"DELETE /api/v1/providers/{provider}":        {},
 		"POST /api/v1/providers/{provider}/restore":  {},
 		"GET /api/v1/audit":                          {query: []string{"resource_type", "resource", "actor", "action", "since", "until", "limit", "cursor"}},
+		"GET /api/v1/usage":                          {query: []string{"from", "to", "group_by", "user"}},
+		"GET /api/v1/interceptions":                  {query: []string{"user", "provider", "model", "client", "session", "status", "since", "until", "limit", "cursor"}},
 	}
 }
 

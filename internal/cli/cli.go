@@ -72,6 +72,8 @@ func Root() *Command {
 			tokensCommand(),
 			auditCommand(),
 			providersCommand(),
+			usageCommand(),
+			interceptionsCommand(),
 		},
 	}
 }

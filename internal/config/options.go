@@ -2,10 +2,10 @@ package config
 
 import (
 	"errors"
-
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +41,14 @@ type Server struct {
 	RecordPrompts bool
 	// ProviderReloadInterval is the gateway's backstop reload period.
 	ProviderReloadInterval time.Duration
+	// UsageFlushInterval is how often a replica writes its usage counters.
+	UsageFlushInterval time.Duration
+	// UsageRollupInterval is the rollups' period, run at multiples of it.
+	UsageRollupInterval time.Duration
+	// TelemetryURL, when set, receives each usage snapshot as JSON.
+	TelemetryURL string
+	// InterceptionsRetention is how long interception records are kept.
+	InterceptionsRetention time.Duration
 	Database
 	Logging
 }
@@ -72,6 +80,32 @@ func ServerOptions(c *Server) []*Option {
 			Description: "Backstop period for reloading AI providers. Changes apply within a second through notifications; this bounds staleness if one is ever lost.",
 			Expect:      "a duration such as 30s or 1m",
 			Set:         duration(&c.ProviderReloadInterval),
+		},
+		{
+			Flag: "usage-flush-interval", Env: "AIGATE_USAGE_FLUSH_INTERVAL", Arg: "DURATION", Default: "60s",
+			Description: "How often each replica writes its in-memory usage counters to the database (and once more at shutdown).",
+			Expect:      "a duration such as 30s or 1m",
+			Set:         duration(&c.UsageFlushInterval),
+		},
+		{
+			Flag: "usage-rollup-interval", Env: "AIGATE_USAGE_ROLLUP_INTERVAL", Arg: "DURATION", Default: "5m",
+			Description: "Period of the hourly usage rollups, run at wall-clock multiples of it (5m: :00, :05, ...) by one replica per tick. It must divide a day (such as 1m, 5m, 15m, 1h).",
+			Expect:      "a duration such as 1m or 5m",
+			Set:         duration(&c.UsageRollupInterval),
+		},
+		{
+			Flag: "telemetry-url", Env: "AIGATE_TELEMETRY_URL", Arg: "URL", Default: "",
+			DefaultText: "empty: usage snapshots are kept in the database only",
+			Description: "HTTP(S) endpoint that receives each usage snapshot as a JSON POST. Off unless set.",
+			Expect:      "an absolute http or https URL",
+			Secret:      true,
+			Set:         httpURL(&c.TelemetryURL),
+		},
+		{
+			Flag: "interceptions-retention", Env: "AIGATE_INTERCEPTIONS_RETENTION", Arg: "DURATION", Default: "90d",
+			Description: "How long interception records (one per gateway request) are kept; older ones are pruned once a day. Usage rollups are kept.",
+			Expect:      "a number of days such as 90d, or a duration such as 720h",
+			Set:         days(&c.InterceptionsRetention),
 		},
 	}
 	opts = append(opts, DatabaseOptions(&c.Database)...)
@@ -213,6 +247,35 @@ func duration(p *time.Duration) func(string) error {
 			return errors.New("must be positive")
 		}
 		*p = d
+		return nil
+	}
+}
+
+// days reads a duration that may also be given in days ("90d").
+func days(p *time.Duration) func(string) error {
+	return func(v string) error {
+		if n, ok := strings.CutSuffix(v, "d"); ok {
+			d, err := strconv.Atoi(n)
+			if err != nil || d <= 0 {
+				return errors.New("not a positive number of days")
+			}
+			*p = time.Duration(d) * 24 * time.Hour
+			return nil
+		}
+		return duration(p)(v)
+	}
+}
+
+// httpURL reads an absolute http or https URL, or "".
+func httpURL(p *string) func(string) error {
+	return func(v string) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("not an absolute http or https URL")
+			}
+		}
+		*p = v
 		return nil
 	}
 }

@@ -18,13 +18,15 @@
 //	 4 migrations (under their lock)              2 reloader
 //	 5 keys check                                 3 pubsub (the LISTEN connection)
 //	 6 deployment setup                           4 recorder (final flush of the records)
-//	 7 replica row and heartbeat                  5 heartbeat, replica row marked stopped
-//	 8 provider seed (under its lock)             6 database: the pool, then the embedded
-//	 9 pubsub: LISTEN ai_providers_changed          PostgreSQL
-//	10 providers: first snapshot, reload loop     7 upstream connections
-//	11 recorder
-//	12 routes: admin API and gateway
-//	13 ready: /readyz 200
+//	 7 replica row and heartbeat                  5 usage (last counter flush; snapshots,
+//	 8 provider seed (under its lock)               rollups, retention)
+//	 9 pubsub: LISTEN ai_providers_changed        6 heartbeat, replica row marked stopped
+//	10 providers: first snapshot, reload loop     7 database: the pool, then the embedded
+//	11 recorder                                     PostgreSQL
+//	12 usage: counters, flush, snapshots,         8 upstream connections
+//	   rollups, retention
+//	13 routes: admin API and gateway
+//	14 ready: /readyz 200
 //
 // HTTP stops first because its handlers still use everything below it: a
 // stream cut at the shutdown timeout records its interception on its way

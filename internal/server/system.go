@@ -31,7 +31,9 @@ import (
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/pubsub"
 	"github.com/aigate/aigate/internal/replicas"
+	"github.com/aigate/aigate/internal/rollup"
 	"github.com/aigate/aigate/internal/site"
+	"github.com/aigate/aigate/internal/usage"
 	"github.com/aigate/aigate/internal/users"
 )
 
@@ -89,8 +91,13 @@ type System struct {
 	reloading loop
 	recorder  *interceptions.Recorder
 	recording loop
-	transport http.RoundTripper
-	ownTrans  *http.Transport // the default transport, when Deps gave none
+	deployID  uuid.UUID
+	counters  *usage.Counters
+	// usageLoops are the usage services: counter flush, snapshots,
+	// retention (and rollups); stopped together, after the recorder.
+	usageLoops []loop
+	transport  http.RoundTripper
+	ownTrans   *http.Transport // the default transport, when Deps gave none
 
 	failed   chan error    // one failure that happened on its own
 	stopping chan struct{} // closed when Stop begins
@@ -131,6 +138,11 @@ func New(cfg config.Server, deps Deps) (*System, error) {
 	env, err := providerenv.Parse(deps.Environ)
 	if err != nil {
 		return nil, fmt.Errorf("invalid AI provider environment variables:\n%w", err)
+	}
+	if cfg.UsageRollupInterval != 0 {
+		if err := rollup.CheckInterval(cfg.UsageRollupInterval); err != nil {
+			return nil, fmt.Errorf("--usage-rollup-interval: %w", err)
+		}
 	}
 	s := &System{
 		cfg: cfg, deps: deps, clock: clock.Or(deps.Clock), replicaID: uuid.New(), reg: deps.Registry, env: env,
@@ -182,6 +194,7 @@ func (s *System) steps() []step {
 		{"pubsub", s.listenForChanges},
 		{"providers", s.loadProviders},
 		{"recorder", s.startRecorder},
+		{"usage", s.startUsage},
 		{"routes", s.mountRoutes},
 		{"ready", s.ready},
 	}
@@ -284,6 +297,7 @@ func (s *System) setupSite(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("deployment setup: %w", err)
 	}
+	s.deployID = st.DeploymentID
 	s.logger.Info("deployment ready", "deployment_id", st.DeploymentID.String())
 	return nil
 }
@@ -337,11 +351,40 @@ func (s *System) startRecorder(context.Context) error {
 	return nil
 }
 
+// startUsage starts the usage services: every replica flushes its own
+// counters; the snapshot, the rollups and the retention run on every replica
+// and claim or try-lock their work, so one replica does each.
+func (s *System) startUsage(context.Context) error {
+	s.counters = usage.NewCounters()
+	flusher := usage.NewFlusher(usage.FlusherConfig{
+		DB: s.opened.DB, Counters: s.counters, ReplicaID: s.replicaID, Interval: s.cfg.UsageFlushInterval,
+		Clock: s.clock, Logger: s.logger.With("component", "usage"),
+	})
+	snapshots := usage.NewSnapshotter(usage.SnapshotterConfig{
+		DB: s.opened.DB, ReplicaID: s.replicaID, Clock: s.clock, Logger: s.logger.With("component", "usage_snapshots"),
+		TelemetryURL: s.cfg.TelemetryURL, DeploymentID: s.deployID,
+	})
+	retention := interceptions.NewRetention(interceptions.RetentionConfig{
+		DB: s.opened.DB, Retention: s.cfg.InterceptionsRetention, Clock: s.clock,
+		Logger: s.logger.With("component", "interceptions_retention"), Registerer: s.reg,
+	})
+	rollups, err := rollup.New(rollup.Config{
+		DB: s.opened.DB, Interval: s.cfg.UsageRollupInterval, Clock: s.clock,
+		Logger: s.logger.With("component", "usage_rollup"), ReplicaID: s.replicaID,
+	})
+	if err != nil {
+		return err
+	}
+	s.usageLoops = append(s.usageLoops, runLoop(flusher.Run), runLoop(snapshots.Run), runLoop(retention.Run), runLoop(rollups.Run))
+	return nil
+}
+
 func (s *System) mountRoutes(context.Context) error {
-	api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api")).Mount(s.http)
+	api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now).Mount(s.http)
 	gateway.New(gateway.Config{
 		Auth: s.authn, Snapshots: s.reloader, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
 		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Now: s.clock.Now,
+		Usage: s.counters,
 	}).Mount(s.http)
 	return nil
 }
@@ -403,6 +446,14 @@ func (s *System) stop(ctx context.Context) error {
 	}
 	if s.recording.stop() {
 		errs = append(errs, s.stopped("recorder", nil))
+	}
+	if len(s.usageLoops) > 0 {
+		// The flusher's last flush writes the counts of the requests HTTP
+		// has just drained.
+		for _, l := range s.usageLoops {
+			l.stop()
+		}
+		errs = append(errs, s.stopped("usage", nil))
 	}
 	if s.heartbeat.stop() {
 		deregCtx, cancel := context.WithTimeout(ctx, deregisterTimeout)

@@ -1,0 +1,273 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/aigate/aigate/internal/apperr"
+	"github.com/aigate/aigate/internal/auth"
+	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/rollup"
+)
+
+// usageCounts is the JSON form of a set of requests' totals.
+type usageCounts struct {
+	Requests         int64 `json:"requests"`
+	Errors           int64 `json:"errors"`
+	InputTokens      int64 `json:"input_tokens"`
+	OutputTokens     int64 `json:"output_tokens"`
+	CacheReadTokens  int64 `json:"cache_read_tokens"`
+	CacheWriteTokens int64 `json:"cache_write_tokens"`
+	ReasoningTokens  int64 `json:"reasoning_tokens"`
+}
+
+type usageRow struct {
+	Key       string `json:"key"`
+	UserEmail string `json:"user_email,omitempty"`
+	usageCounts
+}
+
+type usageAnswer struct {
+	From       time.Time   `json:"from"`
+	To         time.Time   `json:"to"`
+	GroupBy    string      `json:"group_by"`
+	Rows       []usageRow  `json:"rows"`
+	Total      usageCounts `json:"total"`
+	RolledUpTo *time.Time  `json:"rolled_up_to"`
+}
+
+// maxUsageRange bounds one usage query: hour buckets over longer than this
+// are a report, not a question.
+const maxUsageRange = 400 * 24 * time.Hour
+
+// usageScope is the user a caller's usage question is about: nil for
+// everyone (owners and auditors), and always the caller for a member,
+// whatever they asked; a member naming someone else is refused.
+func (a *API) usageScope(ctx context.Context, p *auth.Principal, ref string) (*uuid.UUID, error) {
+	if ref == "" {
+		if p.Role == auth.RoleMember {
+			return &p.UserID, nil
+		}
+		return nil, nil
+	}
+	id, err := a.resolveUser(ctx, p, ref)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role == auth.RoleMember && id != p.UserID {
+		return nil, apperr.Forbidden("Members may see only their own usage.")
+	}
+	if id == uuid.Nil {
+		return nil, apperr.Invalid(apperr.Validation{Field: "user", Detail: "no such user"})
+	}
+	return &id, nil
+}
+
+func (a *API) getUsage(r *http.Request, p *auth.Principal) (any, error) {
+	q := r.URL.Query()
+	// By default: today so far, a day being a UTC day.
+	now := a.now().UTC()
+	to := now
+	from := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	var vs []apperr.Validation
+	for _, tf := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		if v := q.Get(tf.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				vs = append(vs, apperr.Validation{Field: tf.name, Detail: "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"})
+				continue
+			}
+			*tf.dst = t
+		}
+	}
+	groupBy := rollup.GroupBy(q.Get("group_by"))
+	if !groupBy.Valid() {
+		vs = append(vs, apperr.Validation{Field: "group_by", Detail: "must be one of user, provider, model, client, day, hour"})
+	}
+	if len(vs) == 0 && !from.Before(to) {
+		vs = append(vs, apperr.Validation{Field: "from", Detail: "must be before to"})
+	}
+	if len(vs) == 0 && to.Sub(from) > maxUsageRange {
+		vs = append(vs, apperr.Validation{Field: "to", Detail: "must be at most 400 days after from"})
+	}
+	if err := apperr.Invalid(vs...); err != nil {
+		return nil, err
+	}
+	user, err := a.usageScope(r.Context(), p, q.Get("user"))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := rollup.Totals(r.Context(), a.db, rollup.Query{From: from, To: to, UserID: user, GroupBy: groupBy})
+	if err != nil {
+		return nil, err
+	}
+	rolledUpTo, err := rollup.Watermark(r.Context(), a.db)
+	if err != nil {
+		return nil, err
+	}
+	emails, err := a.emails(r.Context(), groupBy == rollup.GroupUser)
+	if err != nil {
+		return nil, err
+	}
+	ans := usageAnswer{From: from.UTC(), To: to.UTC(), GroupBy: string(groupBy), Rows: []usageRow{}, RolledUpTo: rolledUpTo}
+	for _, row := range rows {
+		c := counts(row)
+		ans.Total.add(c)
+		if groupBy == rollup.GroupNone {
+			continue
+		}
+		key := groupKey(groupBy, row)
+		ans.Rows = append(ans.Rows, usageRow{Key: key, UserEmail: emails[key], usageCounts: c})
+	}
+	return ans, nil
+}
+
+// groupKey is a row's group as the answer names it.
+func groupKey(g rollup.GroupBy, row rollup.Row) string {
+	switch g {
+	case rollup.GroupUser:
+		return row.UserID.String()
+	case rollup.GroupProvider:
+		return row.ProviderName
+	case rollup.GroupModel:
+		return row.Model
+	case rollup.GroupClient:
+		return row.Client
+	case rollup.GroupDay, rollup.GroupHour:
+		return row.Start.UTC().Format(time.RFC3339)
+	}
+	return ""
+}
+
+func counts(r rollup.Row) usageCounts {
+	return usageCounts{
+		Requests: r.Requests, Errors: r.Errors, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
+		CacheReadTokens: r.CacheReadTokens, CacheWriteTokens: r.CacheWriteTokens, ReasoningTokens: r.ReasoningTokens,
+	}
+}
+
+func (c *usageCounts) add(o usageCounts) {
+	c.Requests += o.Requests
+	c.Errors += o.Errors
+	c.InputTokens += o.InputTokens
+	c.OutputTokens += o.OutputTokens
+	c.CacheReadTokens += o.CacheReadTokens
+	c.CacheWriteTokens += o.CacheWriteTokens
+	c.ReasoningTokens += o.ReasoningTokens
+}
+
+// emails maps user ids to emails, so people read who, not a UUID; only
+// when the answer names users.
+func (a *API) emails(ctx context.Context, want bool) (map[string]string, error) {
+	out := map[string]string{}
+	if !want {
+		return out, nil
+	}
+	us, err := a.users.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		out[u.ID.String()] = u.Email
+	}
+	return out, nil
+}
+
+// interceptionJSON is one interception as the API lists it: no prompt.
+type interceptionJSON struct {
+	ID               uuid.UUID `json:"id"`
+	StartedAt        time.Time `json:"started_at"`
+	EndedAt          time.Time `json:"ended_at"`
+	UserID           uuid.UUID `json:"user_id"`
+	UserEmail        string    `json:"user_email,omitempty"`
+	Provider         string    `json:"provider"`
+	Model            string    `json:"model"`
+	Endpoint         string    `json:"endpoint"`
+	Streaming        bool      `json:"streaming"`
+	Client           string    `json:"client"`
+	Session          string    `json:"session,omitempty"`
+	Status           string    `json:"status"`
+	UpstreamStatus   *int      `json:"upstream_status"`
+	TTFBMs           *int      `json:"ttfb_ms"`
+	InputTokens      int64     `json:"input_tokens"`
+	OutputTokens     int64     `json:"output_tokens"`
+	CacheReadTokens  int64     `json:"cache_read_tokens"`
+	CacheWriteTokens int64     `json:"cache_write_tokens"`
+	ReasoningTokens  int64     `json:"reasoning_tokens"`
+	Error            string    `json:"error,omitempty"`
+}
+
+func (a *API) listInterceptions(r *http.Request, p *auth.Principal) (any, error) {
+	q := r.URL.Query()
+	f := interceptions.Filter{
+		Provider: q.Get("provider"), Model: q.Get("model"), Client: q.Get("client"), Session: q.Get("session"),
+		Status: q.Get("status"),
+	}
+	var vs []apperr.Validation
+	for _, tf := range []struct {
+		name string
+		dst  **time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(tf.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				vs = append(vs, apperr.Validation{Field: tf.name, Detail: "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"})
+				continue
+			}
+			*tf.dst = &t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > interceptions.MaxLimit {
+			vs = append(vs, apperr.Validation{Field: "limit", Detail: "must be a number from 1 to " + strconv.Itoa(interceptions.MaxLimit)})
+		}
+		f.Limit = n
+	}
+	if err := apperr.Invalid(vs...); err != nil {
+		return nil, err
+	}
+	user, err := a.usageScope(r.Context(), p, q.Get("user"))
+	if err != nil {
+		return nil, err
+	}
+	f.UserID = user
+	rows, next, err := interceptions.List(r.Context(), a.db, f, q.Get("cursor"))
+	if errors.Is(err, interceptions.ErrBadCursor) {
+		return nil, apperr.Invalid(apperr.Validation{Field: "cursor", Detail: "is not a cursor from a previous page"})
+	}
+	if err != nil {
+		return nil, err
+	}
+	emails, err := a.emails(r.Context(), true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]interceptionJSON, len(rows))
+	for i, s := range rows {
+		j := interceptionJSON{
+			ID: s.ID, StartedAt: s.StartedAt, EndedAt: s.EndedAt, UserID: s.UserID, UserEmail: emails[s.UserID.String()],
+			Provider: s.ProviderName, Model: s.Model, Endpoint: s.Endpoint, Streaming: s.Streaming, Client: string(s.Client),
+			Session: s.SessionID, Status: string(s.Status),
+			InputTokens: s.InputTokens, OutputTokens: s.OutputTokens, CacheReadTokens: s.CacheReadTokens,
+			CacheWriteTokens: s.CacheWriteTokens, ReasoningTokens: s.ReasoningTokens, Error: s.Error,
+		}
+		if s.UpstreamStatus != 0 {
+			j.UpstreamStatus = &s.UpstreamStatus
+		}
+		if s.TTFB >= 0 {
+			ms := int(s.TTFB.Milliseconds())
+			j.TTFBMs = &ms
+		}
+		out[i] = j
+	}
+	return map[string]any{"interceptions": out, "next_cursor": next}, nil
+}

@@ -1,0 +1,185 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aigate/aigate/internal/rollup"
+)
+
+// recordRequests writes n interceptions for user, as the gateway's recorder
+// would, at started.
+func recordRequests(t *testing.T, r *replica, user, model, client string, started time.Time, n int) {
+	t.Helper()
+	for i := range n {
+		_, err := r.db.Pool.Exec(context.Background(), `
+			INSERT INTO interceptions (id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type,
+			                           model, endpoint, streaming, started_at, ended_at, status, client, input_tokens, output_tokens)
+			VALUES ($1, $2, 'req', $3, 'tok', $4, 'openai', 'openai', $5, 'chat_completions', true, $6::timestamptz, $6::timestamptz + interval '1 second',
+			        'ok', $7, 10, 20)`,
+			uuid.New(), uuid.New(), user, uuid.Nil, model, started.Add(time.Duration(i)*time.Second), client)
+		require.NoError(t, err)
+	}
+}
+
+// rollUp runs the replica's next rollup tick on its manual clock.
+func rollUp(t *testing.T, r *replica) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	armed := r.clock.Armed(rollup.TickTimer)
+	require.NoError(t, r.clock.WaitArmed(ctx, rollup.TickTimer, max(armed, 1)))
+	next, ok := r.clock.Next(rollup.TickTimer)
+	require.True(t, ok)
+	r.clock.AdvanceTo(next)
+	require.NoError(t, r.clock.WaitArmed(ctx, rollup.TickTimer, max(armed, 1)+1), "the tick ran and armed the next")
+}
+
+func userID(t *testing.T, r *replica, token string) string {
+	t.Helper()
+	code, me := r.do("GET", "/api/v1/users/me", token, nil)
+	require.Equal(t, http.StatusOK, code)
+	return me["id"].(string)
+}
+
+// Acceptance 5: a member sees only their own usage and requests, whatever
+// they ask; owners and auditors see everyone's.
+func TestUsageAndInterceptionsByRole(t *testing.T) {
+	t.Parallel()
+	r, _, owner := setup(t)
+	alice := addUser(t, r, owner, "alice@example.com", "member")
+	bob := addUser(t, r, owner, "bob@example.com", "member")
+	auditor := addUser(t, r, owner, "audrey@example.com", "auditor")
+	aliceID, bobID := userID(t, r, alice), userID(t, r, bob)
+	hour := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	recordRequests(t, r, aliceID, "gpt-4o", "claude-code", hour.Add(time.Minute), 3)
+	recordRequests(t, r, bobID, "claude-sonnet-4-5", "codex", hour.Add(time.Hour+time.Minute), 2)
+	rollUp(t, r)
+
+	window := url.Values{"from": {hour.Format(time.RFC3339)}, "to": {hour.Add(3 * time.Hour).Format(time.RFC3339)}}
+	usage := func(token string, extra url.Values) (int, map[string]any) {
+		q := url.Values{}
+		for k, v := range window {
+			q[k] = v
+		}
+		for k, v := range extra {
+			q[k] = v
+		}
+		return r.do("GET", "/api/v1/usage?"+q.Encode(), token, nil)
+	}
+	total := func(body map[string]any) float64 { return body["total"].(map[string]any)["requests"].(float64) }
+
+	for _, who := range []string{owner, auditor} {
+		code, body := usage(who, url.Values{"group_by": {"user"}})
+		require.Equal(t, http.StatusOK, code, body)
+		require.EqualValues(t, 5, total(body))
+		rows := body["rows"].([]any)
+		require.Len(t, rows, 2)
+		byEmail := map[string]float64{}
+		for _, row := range rows {
+			m := row.(map[string]any)
+			byEmail[m["user_email"].(string)] = m["requests"].(float64)
+		}
+		require.Equal(t, map[string]float64{"alice@example.com": 3, "bob@example.com": 2}, byEmail)
+		require.EqualValues(t, 5*10, body["total"].(map[string]any)["input_tokens"])
+		require.NotNil(t, body["rolled_up_to"])
+	}
+
+	// A member asking for everyone gets their own; naming another user is
+	// refused.
+	code, body := usage(alice, url.Values{"group_by": {"user"}})
+	require.Equal(t, http.StatusOK, code, body)
+	require.EqualValues(t, 3, total(body))
+	require.Len(t, body["rows"].([]any), 1)
+	code, body = usage(alice, url.Values{"group_by": {"model"}})
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, "gpt-4o", body["rows"].([]any)[0].(map[string]any)["key"])
+	code, _ = usage(alice, url.Values{"user": {"bob@example.com"}})
+	require.Equal(t, http.StatusForbidden, code)
+	code, body = usage(alice, url.Values{"user": {"me"}})
+	require.Equal(t, http.StatusOK, code, body)
+	require.EqualValues(t, 3, total(body))
+	code, body = usage(owner, url.Values{"user": {"bob@example.com"}, "group_by": {"client"}})
+	require.Equal(t, http.StatusOK, code, body)
+	require.EqualValues(t, 2, total(body))
+	require.Equal(t, "codex", body["rows"].([]any)[0].(map[string]any)["key"])
+
+	list := func(token, query string) (int, map[string]any) {
+		return r.do("GET", "/api/v1/interceptions"+query, token, nil)
+	}
+	code, body = list(alice, "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Len(t, body["interceptions"].([]any), 3)
+	for _, i := range body["interceptions"].([]any) {
+		require.Equal(t, aliceID, i.(map[string]any)["user_id"])
+		require.Equal(t, "claude-code", i.(map[string]any)["client"])
+	}
+	code, _ = list(alice, "?user=bob@example.com")
+	require.Equal(t, http.StatusForbidden, code)
+	code, body = list(auditor, "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Len(t, body["interceptions"].([]any), 5)
+	code, body = list(owner, "?user=bob@example.com")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Len(t, body["interceptions"].([]any), 2)
+
+	// Pages, newest first, end to end.
+	seen := map[string]bool{}
+	cursor := ""
+	for range 5 {
+		q := "?limit=2"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		code, body = list(owner, q)
+		require.Equal(t, http.StatusOK, code, body)
+		for _, i := range body["interceptions"].([]any) {
+			id := i.(map[string]any)["id"].(string)
+			require.False(t, seen[id], "a row on two pages")
+			seen[id] = true
+		}
+		cursor, _ = body["next_cursor"].(string)
+		if cursor == "" {
+			break
+		}
+	}
+	require.Len(t, seen, 5)
+}
+
+func TestUsageRefusesBadQueries(t *testing.T) {
+	t.Parallel()
+	r, _, owner := setup(t)
+	for _, tc := range []struct{ query, field string }{
+		{"?group_by=team", "group_by"},
+		{"?from=yesterday", "from"},
+		{"?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "from"},
+		{"?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "to"},
+		{"?user=nobody@example.com", "user"},
+	} {
+		code, body := r.do("GET", "/api/v1/usage"+tc.query, owner, nil)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %v", tc.query, body)
+		require.Equal(t, tc.field, body["validations"].([]any)[0].(map[string]any)["field"], tc.query)
+	}
+	for _, tc := range []struct{ query, field string }{
+		{"?client=vim", "client"},
+		{"?status=maybe", "status"},
+		{"?limit=0", "limit"},
+		{"?cursor=nope", "cursor"},
+	} {
+		code, body := r.do("GET", "/api/v1/interceptions"+tc.query, owner, nil)
+		require.Equal(t, http.StatusBadRequest, code, "%s: %v", tc.query, body)
+		require.Equal(t, tc.field, body["validations"].([]any)[0].(map[string]any)["field"], tc.query)
+	}
+	// Today by default.
+	code, body := r.do("GET", "/api/v1/usage", owner, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	from, err := time.Parse(time.RFC3339, body["from"].(string))
+	require.NoError(t, err)
+	require.Equal(t, from, from.Truncate(24*time.Hour), "a UTC midnight")
+}

@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/aigate/aigate/internal/client"
+	"github.com/aigate/aigate/internal/config"
+)
+
+func usageCommand() *Command {
+	var f client.UsageFilter
+	return clientCommand{
+		name: "usage", summary: "Total requests and tokens from the usage rollups, grouped by user, provider, model, client, day or hour",
+		options: []*config.Option{
+			timeOption(&f.From, "from", "Count from this time (default: the start of today, UTC). Hour buckets count when their hour starts in [from, to)."),
+			timeOption(&f.To, "to", "Count up to this time (default: now)."),
+			{
+				Flag: "by", Arg: "GROUP", DefaultText: "empty: one total",
+				Description: "Group the totals.",
+				Expect:      "one of user, provider, model, client, day, hour",
+				Set: func(v string) error {
+					switch v {
+					case "", "user", "provider", "model", "client", "day", "hour":
+						f.GroupBy = v
+						return nil
+					}
+					return errors.New("not one of user, provider, model, client, day, hour")
+				},
+			},
+			stringOption(&f.User, "user", "USER", "Only this user's usage (members always see only their own).", "a user id or email"),
+		},
+		run: func(ctx context.Context, io IO, c *client.Client, out output, _ []string) error {
+			u, err := c.GetUsage(ctx, f)
+			if err != nil {
+				return err
+			}
+			if out.json() {
+				return out.writeJSON(u)
+			}
+			tw := out.table()
+			key := "GROUP"
+			if u.GroupBy != "" {
+				key = u.GroupBy
+			}
+			fmt.Fprintf(tw, "%s\tREQUESTS\tERRORS\tINPUT\tOUTPUT\tCACHE READ\tCACHE WRITE\tREASONING\n", strings.ToUpper(key))
+			for _, r := range u.Rows {
+				label := r.Key
+				if r.UserEmail != "" {
+					label = r.UserEmail
+				}
+				writeCounts(tw, label, r.UsageCounts)
+			}
+			writeCounts(tw, "TOTAL", u.Total)
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			rolled := "nothing rolled up yet"
+			if u.RolledUpTo != nil {
+				rolled = "requests recorded up to " + formatTime(*u.RolledUpTo)
+			}
+			fmt.Fprintf(io.Stderr, "From %s to %s; %s.\n", formatTime(u.From), formatTime(u.To), rolled)
+			return nil
+		},
+	}.command()
+}
+
+func writeCounts(tw *tabwriter.Writer, label string, c client.UsageCounts) {
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", label, c.Requests, c.Errors,
+		c.InputTokens, c.OutputTokens, c.CacheReadTokens, c.CacheWriteTokens, c.ReasoningTokens)
+}
+
+func interceptionsCommand() *Command {
+	return &Command{
+		Name:    "interceptions",
+		Summary: "List the gateway requests aigate recorded (members see only their own)",
+		Sub:     []*Command{interceptionsListCommand()},
+	}
+}
+
+func interceptionsListCommand() *Command {
+	var f client.InterceptionFilter
+	return clientCommand{
+		name: "interceptions list", summary: "List recorded gateway requests, newest first, one page at a time",
+		options: []*config.Option{
+			stringOption(&f.User, "user", "USER", "Only this user's requests.", "a user id or email"),
+			stringOption(&f.Provider, "provider", "PROVIDER", "Only requests to this provider.", "a provider name"),
+			stringOption(&f.Model, "model", "MODEL", "Only requests for this model.", "a model name as the client asked for it"),
+			stringOption(&f.Client, "client", "CLIENT", "Only requests from this client.", "one of claude-code, codex, openai-sdk, anthropic-sdk, curl, other"),
+			stringOption(&f.Session, "session", "SESSION", "Only the requests of this agent session, as the client named it.", "a session id"),
+			stringOption(&f.Status, "status", "STATUS", "Only requests that ended this way.", "one of ok, upstream_error, client_cancelled, gateway_error"),
+			timeOption(&f.Since, "since", "Only requests started at or after this time."),
+			timeOption(&f.Until, "until", "Only requests started before this time."),
+			{
+				Flag: "limit", Arg: "N", DefaultText: "empty: the server's default page size",
+				Description: "How many requests to list at most.",
+				Expect:      "a positive whole number (the server caps it)",
+				Set: func(v string) error {
+					f.Limit = 0
+					if v == "" {
+						return nil
+					}
+					n, err := strconv.Atoi(v)
+					if err != nil || n < 1 {
+						return errors.New("not a positive whole number")
+					}
+					f.Limit = n
+					return nil
+				},
+			},
+			stringOption(&f.Cursor, "cursor", "CURSOR", "Where to continue: the cursor a previous page printed.", "a cursor from a previous page"),
+		},
+		run: func(ctx context.Context, io IO, c *client.Client, out output, _ []string) error {
+			page, err := c.ListInterceptions(ctx, f)
+			if err != nil {
+				return err
+			}
+			if out.json() {
+				err = out.writeJSON(page)
+			} else {
+				tw := out.table()
+				fmt.Fprintln(tw, "STARTED\tUSER\tPROVIDER\tMODEL\tCLIENT\tSTATUS\tINPUT\tOUTPUT\tMS")
+				for _, i := range page.Interceptions {
+					user := i.UserID
+					if i.UserEmail != "" {
+						user = i.UserEmail
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", formatTime(i.StartedAt), user, i.Provider, i.Model,
+						i.Client, i.Status, i.InputTokens, i.OutputTokens, i.EndedAt.Sub(i.StartedAt).Milliseconds())
+				}
+				err = tw.Flush()
+			}
+			if err == nil && page.NextCursor != "" {
+				fmt.Fprintf(io.Stderr, "More requests: --cursor %s\n", page.NextCursor)
+			}
+			return err
+		},
+	}.command()
+}

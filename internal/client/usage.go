@@ -1,0 +1,130 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// UsageFilter selects the usage to total; zero fields take the server's
+// defaults (today so far, in UTC; every user the caller may see).
+type UsageFilter struct {
+	From, To *time.Time
+	GroupBy  string // user, provider, model, client, day, hour; "" for one total
+	User     string // an id or email
+}
+
+// UsageCounts are the totals of a set of requests.
+type UsageCounts struct {
+	Requests         int64 `json:"requests"`
+	Errors           int64 `json:"errors"`
+	InputTokens      int64 `json:"input_tokens"`
+	OutputTokens     int64 `json:"output_tokens"`
+	CacheReadTokens  int64 `json:"cache_read_tokens"`
+	CacheWriteTokens int64 `json:"cache_write_tokens"`
+	ReasoningTokens  int64 `json:"reasoning_tokens"`
+}
+
+// UsageRow is the usage of one group.
+type UsageRow struct {
+	Key       string `json:"key"`
+	UserEmail string `json:"user_email,omitempty"`
+	UsageCounts
+}
+
+// Usage is what GET /api/v1/usage answers.
+type Usage struct {
+	From    time.Time   `json:"from"`
+	To      time.Time   `json:"to"`
+	GroupBy string      `json:"group_by"`
+	Rows    []UsageRow  `json:"rows"`
+	Total   UsageCounts `json:"total"`
+	// RolledUpTo is how far the rollups have read: requests recorded after
+	// it are not counted yet.
+	RolledUpTo *time.Time `json:"rolled_up_to"`
+}
+
+// GetUsage totals usage.
+func (c *Client) GetUsage(ctx context.Context, f UsageFilter) (Usage, error) {
+	q := url.Values{}
+	if f.From != nil {
+		q.Set("from", f.From.Format(time.RFC3339))
+	}
+	if f.To != nil {
+		q.Set("to", f.To.Format(time.RFC3339))
+	}
+	if f.GroupBy != "" {
+		q.Set("group_by", f.GroupBy)
+	}
+	if f.User != "" {
+		q.Set("user", f.User)
+	}
+	var u Usage
+	err := c.Do(ctx, http.MethodGet, "/api/v1/usage", q, nil, &u)
+	return u, err
+}
+
+// InterceptionFilter selects interceptions; zero fields do not filter.
+type InterceptionFilter struct {
+	User, Provider, Model, Client, Session, Status string
+	Since, Until                                   *time.Time
+	Limit                                          int
+	Cursor                                         string
+}
+
+// Interception is one gateway request as the API lists it.
+type Interception struct {
+	ID               string    `json:"id"`
+	StartedAt        time.Time `json:"started_at"`
+	EndedAt          time.Time `json:"ended_at"`
+	UserID           string    `json:"user_id"`
+	UserEmail        string    `json:"user_email,omitempty"`
+	Provider         string    `json:"provider"`
+	Model            string    `json:"model"`
+	Endpoint         string    `json:"endpoint"`
+	Streaming        bool      `json:"streaming"`
+	Client           string    `json:"client"`
+	Session          string    `json:"session,omitempty"`
+	Status           string    `json:"status"`
+	UpstreamStatus   *int      `json:"upstream_status"`
+	TTFBMs           *int      `json:"ttfb_ms"`
+	InputTokens      int64     `json:"input_tokens"`
+	OutputTokens     int64     `json:"output_tokens"`
+	CacheReadTokens  int64     `json:"cache_read_tokens"`
+	CacheWriteTokens int64     `json:"cache_write_tokens"`
+	ReasoningTokens  int64     `json:"reasoning_tokens"`
+	Error            string    `json:"error,omitempty"`
+}
+
+// InterceptionPage is one page of interceptions, newest first.
+type InterceptionPage struct {
+	Interceptions []Interception `json:"interceptions"`
+	NextCursor    string         `json:"next_cursor"`
+}
+
+// ListInterceptions returns one page of interceptions.
+func (c *Client) ListInterceptions(ctx context.Context, f InterceptionFilter) (InterceptionPage, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{
+		"user": f.User, "provider": f.Provider, "model": f.Model, "client": f.Client, "session": f.Session,
+		"status": f.Status, "cursor": f.Cursor,
+	} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Since != nil {
+		q.Set("since", f.Since.Format(time.RFC3339Nano))
+	}
+	if f.Until != nil {
+		q.Set("until", f.Until.Format(time.RFC3339Nano))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var p InterceptionPage
+	err := c.Do(ctx, http.MethodGet, "/api/v1/interceptions", q, nil, &p)
+	return p, err
+}
