@@ -36,7 +36,6 @@ func (r *replica) addBedrock(name, baseURL, accessKey, secret string) providers.
 	})
 	require.NoError(r.t, err)
 	require.Equal(r.t, providers.Bedrock, p.Type)
-	require.NoError(r.t, r.reloader.Reload(context.Background()))
 	return p
 }
 
@@ -387,7 +386,6 @@ func TestBedrockCredentialsChange(t *testing.T) {
 	_, err = e.providers.Update(context.Background(), actor, "br", providers.Patch{Settings: &providers.SettingsInput{
 		AccessKey: new(llmmock.BedrockAccessKey), AccessKeySecret: new(llmmock.BedrockSecretKey)}})
 	require.NoError(t, err)
-	require.NoError(t, e.reloader.Reload(context.Background()))
 	_, err = c.Messages.New(context.Background(), anthropicParams())
 	require.NoError(t, err)
 

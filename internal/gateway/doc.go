@@ -42,7 +42,9 @@
 //
 // Subscribing before the first load means a change committed during that
 // load is followed by a notification, so it is never missed. Notifications
-// that arrive during a reload collapse into one more reload. A provider that
+// that arrive during a reload collapse into one more reload. The replica
+// whose API made a change reloads before the API answers (the server hooks
+// Reload to providers.Service.OnCommit), so it reads its own writes. A provider that
 // cannot be built (a key that does not decrypt) is kept out of service with
 // an error log and answers 503; the others are unaffected.
 package gateway

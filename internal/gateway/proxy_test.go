@@ -301,7 +301,6 @@ func TestGatewayAnswers(t *testing.T) {
 	enabled := false
 	_, err := e.providers.Update(context.Background(), actor, an.Name, providers.Patch{Enabled: &enabled})
 	require.NoError(t, err)
-	require.NoError(t, e.reloader.Reload(context.Background()))
 
 	for _, tc := range []struct {
 		name, method, path, auth string

@@ -64,8 +64,39 @@ func TestChangesReachOtherReplica(t *testing.T) {
 	require.Zero(t, clk.Armed(gateway.RetryTimer))
 }
 
+// Read your writes: a script that creates, disables, deletes and restores a
+// provider through one replica's API and calls it through the same replica
+// at once gets what it just did, never the snapshot before it. The backstop
+// never fires (a manual clock that never moves) and no notification is
+// waited for: the replica reloads before the API answers.
+func TestReplicaServesItsOwnChangesAtOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{clock: clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))})
+	mock := llmmock.New(t, llmmock.Options{})
+	admin := func(method, path string, in string) int {
+		req, err := http.NewRequest(method, e.url+path, strings.NewReader(in))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+e.token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := httpClient(t).Do(req)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusCreated, admin("POST", "/api/v1/providers",
+		`{"name":"fresh","type":"openai","base_url":"`+mock.OpenAIBaseURL()+`","api_keys":[{"api_key":"`+openAIKey+`"}]}`))
+	require.Equal(t, http.StatusOK, served(t, e.url, e.token, "fresh"), "created, then served")
+	require.Equal(t, http.StatusOK, admin("PATCH", "/api/v1/providers/fresh", `{"enabled":false}`))
+	require.Equal(t, http.StatusServiceUnavailable, served(t, e.url, e.token, "fresh"), "disabled, then refused")
+	require.Equal(t, http.StatusNoContent, admin("DELETE", "/api/v1/providers/fresh", ""))
+	require.Equal(t, http.StatusNotFound, served(t, e.url, e.token, "fresh"), "deleted, then unknown")
+	require.Equal(t, http.StatusOK, admin("POST", "/api/v1/providers/fresh/restore", ""))
+	require.Equal(t, http.StatusOK, served(t, e.url, e.token, "fresh"), "restored, then served")
+}
+
 // settled waits for the reload the last provider change's notification
-// triggers on r (after the first load and addProvider's own), so a later
+// triggers on r (after the first load and the one on its own commit), so a later
 // change is not picked up by it.
 func settled(t *testing.T, r *replica) {
 	t.Helper()
@@ -91,7 +122,7 @@ func served(t *testing.T, url, token, provider string) int {
 	return resp.StatusCode
 }
 
-// A change made while the listener's connection is down reaches the
+// A change made elsewhere while the listener's connection is down reaches the
 // replica when it reconnects: the reconnect triggers a full reload.
 func TestReloadAfterListenerReconnect(t *testing.T) {
 	t.Parallel()
@@ -104,10 +135,13 @@ func TestReloadAfterListenerReconnect(t *testing.T) {
 	defer cancel()
 	_, err := a.db.Pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", pubsub.ApplicationName)
 	require.NoError(t, err)
-	// The listener waits to reconnect; nobody hears this change's notification.
+	// The listener waits to reconnect; nobody hears this change's
+	// notification. It is made through another replica, since a replica
+	// reloads on its own commits.
 	require.NoError(t, clk.WaitArmed(ctx, pubsub.ReconnectTimer, 1))
+	b := startReplica(t, a.DatabaseURL, options{clock: clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))})
 	disabled := false
-	_, err = a.providers.Update(ctx, actor, "oa", providers.Patch{Enabled: &disabled})
+	_, err = b.providers.Update(ctx, actor, "oa", providers.Patch{Enabled: &disabled})
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, served(t, a.url, a.token, "oa"), "not live while the listener is down")
 

@@ -130,11 +130,21 @@ func NewRetention(cfg RetentionConfig) *Retention {
 
 // Run runs at once, then every Interval (RetryInterval after a failure),
 // until ctx is done.
-func (r *Retention) Run(ctx context.Context) {
+func (r *Retention) Run(ctx context.Context) { r.RunAfter(ctx, r.RunOnce(ctx)) }
+
+// RunOnce runs now and returns the wait before the next run. The server
+// runs it before the gateway serves, so today's partition exists before the
+// first record: a write that lands in the default partition while the
+// day's partition is being made fails (PostgreSQL rechecks the default's
+// bounds after the attach) and waits for the recorder's retry.
+func (r *Retention) RunOnce(ctx context.Context) time.Duration { return r.run(ctx) }
+
+// RunAfter runs after wait, then as Run does, until ctx is done.
+func (r *Retention) RunAfter(ctx context.Context, wait time.Duration) {
 	// A timer re-armed after each run, not a ticker: the next run is an
 	// interval after this one ended, and a test knows a run is over when
 	// the timer is armed again.
-	t := r.cfg.Clock.NewTimer(RetentionTimer, r.run(ctx))
+	t := r.cfg.Clock.NewTimer(RetentionTimer, wait)
 	defer t.Stop()
 	for {
 		select {

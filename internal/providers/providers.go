@@ -46,6 +46,8 @@ type Service struct {
 	keyring *encryption.Keyring
 	audit   *audit.Recorder
 	now     func() time.Time
+	// committed runs after each change commits (see OnCommit).
+	committed func(context.Context)
 }
 
 // NewService returns the providers service; keyring encrypts and decrypts
@@ -55,6 +57,19 @@ func NewService(db *database.DB, keyring *encryption.Keyring, rec *audit.Recorde
 		now = time.Now
 	}
 	return &Service{db: db, keyring: keyring, audit: rec, now: now}
+}
+
+// OnCommit sets f to run after each create, update, delete or restore
+// commits, before the call returns. The server reloads its gateway's
+// snapshot in it: the replica that made a change serves it by the time the
+// API answers, where the others take the notification's round trip. Set it
+// before the service is shared.
+func (s *Service) OnCommit(f func(context.Context)) { s.committed = f }
+
+func (s *Service) afterCommit(ctx context.Context) {
+	if s.committed != nil {
+		s.committed(ctx)
+	}
 }
 
 // clock is now at the database's precision, so what a change returns
@@ -141,6 +156,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, in Input) (Prov
 	if err != nil {
 		return Provider{}, err
 	}
+	s.afterCommit(ctx)
 	return rec.view(), nil
 }
 
@@ -171,6 +187,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p P
 	if err != nil {
 		return Provider{}, err
 	}
+	s.afterCommit(ctx)
 	return rec.view(), nil
 }
 
@@ -191,7 +208,7 @@ func (s *Service) Restore(ctx context.Context, actor audit.Actor, ref string) (P
 }
 
 func (s *Service) flip(ctx context.Context, actor audit.Actor, ref string, action audit.Action) (record, error) {
-	return database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (record, error) {
+	rec, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (record, error) {
 		rec, err := s.openForUpdate(ctx, tx, ref, action == audit.ActionRestore)
 		if err != nil {
 			return record{}, err
@@ -201,6 +218,10 @@ func (s *Service) flip(ctx context.Context, actor audit.Actor, ref string, actio
 		}
 		return s.write(ctx, tx, actor, rec, rec.spec(), rec.slots(), action)
 	})
+	if err == nil {
+		s.afterCommit(ctx)
+	}
+	return rec, err
 }
 
 // openForUpdate locks the provider ref in tx and opens it, credentials

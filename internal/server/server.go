@@ -24,7 +24,8 @@
 //	10 providers: first snapshot, reload loop     7 database: the pool, then the embedded
 //	11 recorder                                     PostgreSQL
 //	12 usage: counters, flush, snapshots,         8 upstream connections
-//	   rollups, retention
+//	   rollups, retention (its first run now:
+//	   today's partitions before any record)
 //	13 routes: admin API and gateway
 //	14 ready: /readyz 200
 //

@@ -342,6 +342,15 @@ func (s *System) loadProviders(ctx context.Context) error {
 	}
 	s.reloader = r
 	s.reloading = runLoop(r.Run)
+	// Read your writes: a change made through this replica's API is served
+	// here when the API answers. A failed reload here costs only that; the
+	// change's notification triggers another.
+	log := s.logger.With("component", "providers_reload")
+	s.providers.OnCommit(func(ctx context.Context) {
+		if err := r.Reload(ctx); err != nil {
+			log.Warn("reload after a provider change failed; the change notification will reload", "error", err)
+		}
+	})
 	return nil
 }
 
@@ -354,7 +363,7 @@ func (s *System) startRecorder(context.Context) error {
 // startUsage starts the usage services: every replica flushes its own
 // counters; the snapshot, the rollups and the retention run on every replica
 // and claim or try-lock their work, so one replica does each.
-func (s *System) startUsage(context.Context) error {
+func (s *System) startUsage(ctx context.Context) error {
 	s.counters = usage.NewCounters()
 	flusher := usage.NewFlusher(usage.FlusherConfig{
 		DB: s.opened.DB, Counters: s.counters, ReplicaID: s.replicaID, Interval: s.cfg.UsageFlushInterval,
@@ -375,7 +384,11 @@ func (s *System) startUsage(context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.usageLoops = append(s.usageLoops, runLoop(flusher.Run), runLoop(snapshots.Run), runLoop(retention.Run), runLoop(rollups.Run))
+	// The first retention run makes today's partitions before anything is
+	// recorded; its failure is logged and retried like any other.
+	wait := retention.RunOnce(ctx)
+	s.usageLoops = append(s.usageLoops, runLoop(flusher.Run), runLoop(snapshots.Run),
+		runLoop(func(ctx context.Context) { retention.RunAfter(ctx, wait) }), runLoop(rollups.Run))
 	return nil
 }
 
