@@ -46,10 +46,14 @@ type Provider struct {
 	Unsupported string
 }
 
-// Warning is something odd but harmless in the environment, to be logged.
+// Warning is something odd but harmless in the environment, to be logged:
+// a variable that looks meant for aigate but that no part of it reads.
 type Warning struct {
-	Message  string
+	Message  string // the whole sentence, naming the variable
 	Variable string
+	// Suggestion is the known name closest to Variable; empty when none is
+	// close.
+	Suggestion string
 }
 
 // Config is the parsed environment.
@@ -79,6 +83,7 @@ func Parse(environ []string) (Config, error) {
 		}
 	}
 	p := &parser{env: e}
+	newStrictChecker().check(p, environ)
 	simple := p.simple()
 	indexed := p.indexed()
 	byName := map[string]Provider{}
@@ -101,6 +106,7 @@ func Parse(environ []string) (Config, error) {
 				prev.Source, pr.Source, pr.Spec.Name)
 		}
 	}
+	p.escalate(slices.Concat(simple, indexed))
 	if len(p.errs) > 0 {
 		return Config{}, errors.Join(p.errs...)
 	}
@@ -161,24 +167,24 @@ func (b bedrockInput) configured() bool {
 
 func (p *parser) simple() []Provider {
 	var out []Provider
-	if key := p.env.get("AIGATE_OPENAI_KEY"); key != "" {
+	if key := p.env.get(envOpenAIKey); key != "" {
 		out = append(out, p.finish(Provider{Source: "AIGATE_OPENAI_*", Spec: providers.Spec{
 			Name: "openai", Type: providers.OpenAI, Enabled: true,
-			BaseURL: p.baseURL("AIGATE_OPENAI_BASE_URL", providers.DefaultOpenAIBaseURL), Keys: p.keys("AIGATE_OPENAI_KEY", "")}}))
+			BaseURL: p.baseURL(envOpenAIBaseURL, providers.DefaultOpenAIBaseURL), Keys: p.keys(envOpenAIKey, "")}}))
 	}
 	br := bedrockInput{
-		region: p.env.get("AIGATE_BEDROCK_REGION"), baseURL: p.baseURL("AIGATE_BEDROCK_BASE_URL", ""),
-		model: p.env.get("AIGATE_BEDROCK_MODEL"), smallFastModel: p.env.get("AIGATE_BEDROCK_SMALL_FAST_MODEL"),
-		creds: p.credentials("AIGATE_BEDROCK_ACCESS_KEY", "", "AIGATE_BEDROCK_ACCESS_KEY_SECRET", ""),
+		region: p.env.get(envBedrockRegion), baseURL: p.baseURL(envBedrockBaseURL, ""),
+		model: p.env.get(envBedrockModel), smallFastModel: p.env.get(envBedrockSmallFastModel),
+		creds: p.credentials(envBedrockAccessKey, "", envBedrockAccessSecret, ""),
 	}
-	anthropicKey := p.env.get("AIGATE_ANTHROPIC_KEY")
+	anthropicKey := p.env.get(envAnthropicKey)
 	switch {
 	case anthropicKey != "" && br.configured():
 		p.errf("AIGATE_ANTHROPIC_KEY and AIGATE_BEDROCK_* are mutually exclusive: the provider \"anthropic\" either calls Anthropic with a key or Bedrock with AWS credentials; unset one of them")
 	case anthropicKey != "":
 		out = append(out, p.finish(Provider{Source: "AIGATE_ANTHROPIC_*", Spec: providers.Spec{
 			Name: "anthropic", Type: providers.Anthropic, Enabled: true,
-			BaseURL: p.baseURL("AIGATE_ANTHROPIC_BASE_URL", providers.DefaultAnthropicBaseURL), Keys: p.keys("AIGATE_ANTHROPIC_KEY", "")}}))
+			BaseURL: p.baseURL(envAnthropicBaseURL, providers.DefaultAnthropicBaseURL), Keys: p.keys(envAnthropicKey, "")}}))
 	case br.configured():
 		// Named "anthropic" so client URLs (/ai/anthropic/...) stay the same
 		// whether Anthropic is reached directly or through Bedrock.
@@ -290,14 +296,17 @@ func (p *parser) indexed() []Provider {
 		if !ok {
 			continue
 		}
-		num, field, _ := strings.Cut(rest, "_")
-		n, err := strconv.Atoi(num)
-		if err != nil || n < 0 || strconv.Itoa(n) != num {
-			p.errf("%s: %q is not a provider index; name indexed variables AIGATE_PROVIDER_<N>_<FIELD> with N = 0, 1, 2, ...", name, num)
+		// Anything else under the prefix (an unknown field, an index that
+		// is not a number, the option AIGATE_PROVIDER_RELOAD_INTERVAL) is
+		// the strict check's to report or accept.
+		if !isIndexedVar(name) {
 			continue
 		}
-		if !slices.Contains(indexedFields, field) {
-			p.warnings = append(p.warnings, Warning{Variable: name, Message: "ignoring unknown provider field; check for typos"})
+		num, field, _ := strings.Cut(rest, "_")
+		n, err := strconv.Atoi(num)
+		if err != nil || strconv.Itoa(n) != num {
+			p.errf("%s: %q is not a provider index; name indexed variables AIGATE_PROVIDER_<N>_<FIELD> with N = 0, 1, 2, ...", name, num)
+			continue
 		}
 		if fieldsByIndex[n] == nil {
 			fieldsByIndex[n] = map[string]bool{}
@@ -309,7 +318,6 @@ func (p *parser) indexed() []Provider {
 		indices = append(indices, n)
 	}
 	sort.Ints(indices) // numeric order: 10 comes after 2
-	sort.Slice(p.warnings, func(i, j int) bool { return p.warnings[i].Variable < p.warnings[j].Variable })
 	var out []Provider
 	for want, n := range indices {
 		if n != want {

@@ -110,12 +110,6 @@ func TestIdenticalDuplicatesMerge(t *testing.T) {
 	require.Equal(t, []string{"openai"}, names(cfg))
 }
 
-func TestUnknownFieldWarns(t *testing.T) {
-	cfg := parse(t, "AIGATE_PROVIDER_0_TYPE=openai", "AIGATE_PROVIDER_0_BASEURL=http://x/")
-	require.Equal(t, []providerenv.Warning{{Variable: "AIGATE_PROVIDER_0_BASEURL", Message: "ignoring unknown provider field; check for typos"}}, cfg.Warnings)
-	require.Equal(t, providers.DefaultOpenAIBaseURL, cfg.Providers[0].Spec.BaseURL)
-}
-
 func TestCopilotIsKnownButUnsupported(t *testing.T) {
 	cfg := parse(t, "AIGATE_PROVIDER_0_TYPE=copilot", "AIGATE_PROVIDER_0_KEY=k")
 	require.Len(t, cfg.Providers, 1)

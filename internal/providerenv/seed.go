@@ -161,7 +161,7 @@ func sameSecrets(a, b providers.Spec) bool {
 // commit, so they describe what happened.
 func Seed(ctx context.Context, db *database.DB, svc *providers.Service, cfg Config, logger *slog.Logger) error {
 	for _, w := range cfg.Warnings {
-		logger.Warn(w.Message, "variable", w.Variable)
+		logger.Warn(w.Message, "variable", w.Variable, "suggestion", w.Suggestion)
 	}
 	if cfg.Empty() {
 		return nil
