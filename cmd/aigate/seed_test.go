@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/testdb"
 )
 
@@ -156,4 +158,96 @@ func TestProviderEnvParseErrorFailsStartup(t *testing.T) {
 	require.NotZero(t, code)
 	require.Contains(t, out, `unknown TYPE "gemini" for AIGATE_PROVIDER_0_TYPE (expected one of: openai, anthropic, bedrock, copilot)`)
 	require.NotContains(t, out, "cannot connect", "parse errors come before the database")
+}
+
+// Issue 15, acceptance 1: a misspelt provider variable fails startup with
+// the closest known name and writes nothing; `providers plan` refuses the
+// same way; with the name fixed, plan shows the base URL that would be
+// used (and without it, the default), and the server seeds that URL.
+func TestMisspeltProviderVariableFailsStartup(t *testing.T) {
+	t.Parallel()
+	const corpKey = "sk-e2e-corp-KEY-0123456789abcdef"
+	const corpURL = "https://llm.corp.example/v1"
+	for _, c := range []struct {
+		name, provider, typo, fixed string
+		env                         []string
+	}{
+		{"indexed", "corp", "AIGATE_PROVIDER_0_BASEURL", "AIGATE_PROVIDER_0_BASE_URL",
+			[]string{"AIGATE_PROVIDER_0_TYPE=openai", "AIGATE_PROVIDER_0_NAME=corp", "AIGATE_PROVIDER_0_KEY=" + corpKey}},
+		{"simple", "openai", "AIGATE_OPENAI_BASEURL", "AIGATE_OPENAI_BASE_URL",
+			[]string{"AIGATE_OPENAI_KEY=" + corpKey}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			url := testdb.URL(t)
+			db := testdb.Open(t, url)
+			serverArgs := []string{"server", "--postgres-url", url, "--http-address", "127.0.0.1:0", "--log-format", "json"}
+			misspelt := append(slices.Clone(c.env), c.typo+"="+corpURL)
+			fixed := append(slices.Clone(c.env), c.fixed+"="+corpURL)
+			want := "unknown provider variable " + c.typo + " (did you mean " + c.fixed + "?)"
+
+			before := dbState(t, db)
+			code, out := run(t, misspelt, serverArgs...)
+			require.NotZero(t, code, out)
+			require.Contains(t, out, want)
+			require.NotContains(t, out, corpKey)
+			require.Zero(t, countRows(t, db, "SELECT count(*) FROM ai_providers"))
+			require.Equal(t, before, dbState(t, db), "a refused start writes nothing")
+
+			code, out = run(t, misspelt, "providers", "plan", "--postgres-url", url)
+			require.Equal(t, 1, code, out)
+			require.Contains(t, out, want)
+
+			code, out = run(t, fixed, "providers", "plan", "--postgres-url", url)
+			require.Zero(t, code, out)
+			require.Regexp(t, c.provider+`\s+AIGATE_\S+\s+create`, out)
+			require.Regexp(t, `\n  base_url:\s+https://llm\.corp\.example/v1/\n`, out)
+			require.Regexp(t, `\n  api_keys:\s+1: `+regexp.QuoteMeta(providers.Mask(corpKey))+`\n`, out)
+			require.NotContains(t, out, corpKey)
+
+			code, out = run(t, c.env, "providers", "plan", "--postgres-url", url)
+			require.Zero(t, code, out)
+			require.Regexp(t, `\n  base_url:\s+https://api\.openai\.com/v1/ \(default\)\n`, out)
+			require.Equal(t, before, dbState(t, db), "plan writes nothing")
+
+			p := start(t, nil, fixed, serverArgs...)
+			p.waitFor("aigate ready")
+			p.stop(syscall.SIGTERM)
+			var baseURL string
+			require.NoError(t, db.Pool.QueryRow(context.Background(), "SELECT base_url FROM ai_providers WHERE name = $1", c.provider).Scan(&baseURL))
+			require.Equal(t, corpURL+"/", baseURL)
+		})
+	}
+}
+
+// Issue 15: an unknown AIGATE_* variable outside the provider prefixes is a
+// warning with the closest known name; the server starts and seeds nothing
+// from it. Options given as variables, AIGATE_PROVIDER_RELOAD_INTERVAL
+// among them, are never taken for typos.
+func TestLookAlikeVariableWarns(t *testing.T) {
+	t.Parallel()
+	const key = "sk-e2e-openia-KEY-0123456789abcdef"
+	url := testdb.URL(t)
+	db := testdb.Open(t, url)
+	env := []string{
+		"AIGATE_OPENIA_KEY=" + key,
+		"AIGATE_POSTGRES_URL=" + url, "AIGATE_HTTP_ADDRESS=127.0.0.1:0", "AIGATE_LOG_FORMAT=json",
+		"AIGATE_PROVIDER_RELOAD_INTERVAL=30s", "AIGATE_SHUTDOWN_TIMEOUT=10s",
+	}
+	p := start(t, nil, env, "server")
+	p.waitFor("aigate ready")
+	w := p.waitFor("ignoring unknown variable AIGATE_OPENIA_KEY (did you mean AIGATE_OPENAI_KEY?)")
+	require.Equal(t, "WARN", w["level"])
+	require.Equal(t, "AIGATE_OPENIA_KEY", w["variable"])
+	require.Equal(t, "AIGATE_OPENAI_KEY", w["suggestion"])
+	p.stop(syscall.SIGTERM)
+	require.Equal(t, 1, strings.Count(p.output(), "ignoring unknown variable"), p.output())
+	require.NotContains(t, p.output(), key)
+	require.Zero(t, countRows(t, db, "SELECT count(*) FROM ai_providers"))
+
+	code, out := run(t, env, "providers", "plan")
+	require.Zero(t, code, out)
+	require.Contains(t, out, "warning: ignoring unknown variable AIGATE_OPENIA_KEY (did you mean AIGATE_OPENAI_KEY?)")
+	require.Contains(t, out, "No AI providers are configured in the environment")
+	require.NotContains(t, out, key)
 }

@@ -70,7 +70,8 @@ func squash(s string) string {
 // so the difference can be seen.
 func display(name string) string {
 	for _, r := range name {
-		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+		plain := r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_'
+		if !plain {
 			return strconv.Quote(name)
 		}
 	}

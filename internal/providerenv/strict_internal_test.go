@@ -40,7 +40,7 @@ func TestSuggest(t *testing.T) {
 		"AIGATE_OPENAI_KEY ":                           "AIGATE_OPENAI_KEY",
 		"AIGATE__OPENAI__KEY":                          "AIGATE_OPENAI_KEY",
 		"AIGATE_OPENAI_KEYS":                           "AIGATE_OPENAI_KEY",
-		"AIGATE_HTTP_ADRESS":                           "AIGATE_HTTP_ADDRESS",
+		"AIGATE_HTTP_ADDRSS":                           "AIGATE_HTTP_ADDRESS",
 		"AIGATE_POSTGRESS_URL":                         "AIGATE_POSTGRES_URL",
 		"AIGATE_LOGLEVEL":                              "AIGATE_LOG_LEVEL",
 		"AIGATE_BEDROCK_ACCESSKEY":                     "AIGATE_BEDROCK_ACCESS_KEY",

@@ -62,7 +62,7 @@ func TestUnknownVariableWarns(t *testing.T) {
 	}{
 		{"AIGATE_OPENIA_KEY", "AIGATE_OPENAI_KEY", "ignoring unknown variable AIGATE_OPENIA_KEY (did you mean AIGATE_OPENAI_KEY?)"},
 		{"AIGATE_ANTROPIC_KEY", "AIGATE_ANTHROPIC_KEY", "ignoring unknown variable AIGATE_ANTROPIC_KEY (did you mean AIGATE_ANTHROPIC_KEY?)"},
-		{"AIGATE_HTTP_ADRESS", "AIGATE_HTTP_ADDRESS", "ignoring unknown variable AIGATE_HTTP_ADRESS (did you mean AIGATE_HTTP_ADDRESS?)"},
+		{"AIGATE_HTTPADDRESS", "AIGATE_HTTP_ADDRESS", "ignoring unknown variable AIGATE_HTTPADDRESS (did you mean AIGATE_HTTP_ADDRESS?)"},
 		{"aigate_postgres_url", "AIGATE_POSTGRES_URL", "ignoring unknown variable aigate_postgres_url (did you mean AIGATE_POSTGRES_URL?)"},
 		// The option sits under AIGATE_PROVIDER_ without an index: a typo
 		// of it is not a provider index error.
