@@ -20,6 +20,16 @@ import (
 	"github.com/aigate/aigate/internal/testdb"
 )
 
+// gatewayToken has the caller of the api token apiToken (a login token, api
+// scope only) make themself a gateway token, as a user does for their agent.
+func gatewayToken(t *testing.T, base, apiToken string) string {
+	t.Helper()
+	code, body := api(t, "POST", base+"/api/v1/users/me/tokens", apiToken, map[string]any{"name": "agent"})
+	require.Equal(t, http.StatusCreated, code, body)
+	require.Equal(t, []any{"gateway"}, body["api_token"].(map[string]any)["scopes"])
+	return body["token"].(string)
+}
+
 // Acceptance 4 with two server processes on one database: a base URL edit
 // and a disable made through one are in effect on the other with no restart
 // and no backstop reload (an hour away), so through the change notification;
@@ -44,6 +54,7 @@ func TestGatewayChangesReachOtherProcess(t *testing.T) {
 	code, body = api(t, "POST", a+"/api/v1/providers", token, map[string]any{"name": "oa", "type": "openai", "base_url": oldUp.OpenAIBaseURL(),
 		"api_keys": []any{map[string]any{"api_key": "sk-e2e-0123456789abcdefghij"}}})
 	require.Equal(t, http.StatusCreated, code, body)
+	agent := gatewayToken(t, a, token)
 
 	chat := func(base string, stream bool) (int, string) {
 		s := "false"
@@ -53,7 +64,7 @@ func TestGatewayChangesReachOtherProcess(t *testing.T) {
 		req, err := http.NewRequest(http.MethodPost, base+"/ai/oa/v1/chat/completions",
 			strings.NewReader(`{"model":"gpt-4o","stream":`+s+`,"messages":[{"role":"user","content":"hi"}]}`))
 		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Authorization", "Bearer "+agent)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return 0, err.Error()
@@ -112,7 +123,7 @@ func TestSeededDefaultProvidersServe(t *testing.T) {
 	base := "http://" + p.waitFor("aigate ready")["address"].(string)
 	code, body := api(t, "POST", base+"/api/v1/users/first", "", map[string]any{"email": "o@example.com", "name": "O", "password": "correct horse battery"})
 	require.Equal(t, http.StatusCreated, code, body)
-	token := body["token"].(string)
+	token := gatewayToken(t, base, body["token"].(string))
 
 	oa := openai.NewClient(option.WithBaseURL(base+"/ai/openai/v1"), option.WithAPIKey(token), option.WithMaxRetries(0))
 	s := oa.Chat.Completions.NewStreaming(context.Background(), openai.ChatCompletionNewParams{

@@ -43,7 +43,7 @@ func TestUsageAcrossTwoProcesses(t *testing.T) {
 	code, body := api(t, "POST", a+"/api/v1/users/first", "", map[string]any{"email": "o@example.com", "name": "O", "password": "correct horse battery"})
 	require.Equal(t, http.StatusCreated, code, body)
 	owner := body["token"].(string)
-	tokens := []string{owner}
+	tokens := []string{gatewayToken(t, a, owner)}
 	code, body = api(t, "POST", a+"/api/v1/users", owner, map[string]any{"email": "ada@example.com", "name": "Ada", "password": "password-ada-1", "role": "member"})
 	require.Equal(t, http.StatusCreated, code, body)
 	code, body = api(t, "POST", a+"/api/v1/providers", owner, map[string]any{"name": "openai", "type": "openai", "base_url": mock.OpenAIBaseURL(),
@@ -55,7 +55,7 @@ func TestUsageAcrossTwoProcesses(t *testing.T) {
 	pb, b := serve()
 	code, body = api(t, "POST", b+"/api/v1/login", "", map[string]any{"email": "ada@example.com", "password": "password-ada-1"})
 	require.Equal(t, http.StatusOK, code, body)
-	tokens = append(tokens, body["token"].(string))
+	tokens = append(tokens, gatewayToken(t, b, body["token"].(string)))
 	windowFrom := time.Now().UTC().Truncate(time.Hour)
 
 	models := []string{"gpt-4o", "gpt-4o-mini"}

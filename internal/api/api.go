@@ -173,6 +173,14 @@ func (a *API) wrap(rt route) http.Handler {
 				a.writeErr(w, r, err)
 				return
 			}
+			// Before the route's rule, which may look a user up: a token
+			// without the api scope gets one answer on every route,
+			// whatever its user's role.
+			if !principal.HasScope(auth.ScopeAPI) {
+				a.writeErr(w, r, apperr.Forbidden("This token may not be used on the admin API: it lacks the api scope (its scopes: %s). "+
+					"Use the token `aigate login` stores, or create one with `aigate tokens create NAME --scope api`.", auth.JoinScopes(principal.Scopes)))
+				return
+			}
 			p = &principal
 			r = r.WithContext(auth.WithPrincipal(r.Context(), principal))
 			allowed, err := rt.allow(p, r)

@@ -113,7 +113,7 @@ func routeCases() map[string]routeCase {
 			"password": "password-member", "role": "member"}},
 		"DELETE /api/v1/users/{user}":                {},
 		"GET /api/v1/users/{user}/tokens":            {},
-		"POST /api/v1/users/{user}/tokens":           {body: map[string]any{"name": "laptop", "expires_at": "2999-01-02T15:04:05Z"}},
+		"POST /api/v1/users/{user}/tokens":           {body: map[string]any{"name": "laptop", "expires_at": "2999-01-02T15:04:05Z", "scopes": []any{"api"}}},
 		"DELETE /api/v1/users/{user}/tokens/{token}": {},
 		"GET /api/v1/providers":                      {query: []string{"include_deleted"}},
 		"POST /api/v1/providers":                     {body: providerBody()},

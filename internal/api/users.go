@@ -92,11 +92,13 @@ func (a *API) createToken(r *http.Request, p *auth.Principal) (any, error) {
 	var in struct {
 		Name      string     `json:"name"`
 		ExpiresAt *time.Time `json:"expires_at"`
+		// Absent or null: users.DefaultTokenScopes.
+		Scopes []string `json:"scopes"`
 	}
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	t, secret, err := a.users.CreateToken(r.Context(), actorOf(p), userRef(r, p), in.Name, in.ExpiresAt)
+	t, secret, err := a.users.CreateToken(r.Context(), actorOf(p), userRef(r, p), users.TokenInput(in))
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,9 @@ type Principal struct {
 	Email   string
 	Role    Role
 	TokenID string
+	// Scopes are where the token may be used (HasScope); a token's scopes
+	// never change, so the cache may keep them.
+	Scopes []Scope
 }
 
 type principalKey struct{}
@@ -142,7 +145,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 	if row.ApiToken.ExpiresAt != nil && !now.Before(*row.ApiToken.ExpiresAt) {
 		return Principal{}, ErrExpiredToken
 	}
-	p := Principal{UserID: row.ApiToken.UserID, Email: row.UserEmail, Role: Role(row.UserRole), TokenID: id}
+	p := Principal{UserID: row.ApiToken.UserID, Email: row.UserEmail, Role: Role(row.UserRole), TokenID: id,
+		Scopes: ScopesFromStrings(row.ApiToken.Scopes)}
 	if err := q.APITokenTouch(ctx, dbsqlc.APITokenTouchParams{Now: now.UTC(), ID: id}); err != nil {
 		// Losing a last_used_at update is not worth failing the request.
 		a.logger.Warn("could not record token use", "token_id", id, "error", err)

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -222,12 +223,16 @@ func setup(t testing.TB) *fixture {
 	return f
 }
 
-func (f *fixture) token(t testing.TB, expires *time.Time) string {
+// token mints a token with the given scopes (gateway if none).
+func (f *fixture) token(t testing.TB, expires *time.Time, scopes ...auth.Scope) string {
 	t.Helper()
 	id, token, hash, err := auth.NewToken()
 	require.NoError(t, err)
+	if len(scopes) == 0 {
+		scopes = []auth.Scope{auth.ScopeGateway}
+	}
 	_, err = dbsqlc.New(f.db.Pool).APITokenInsert(context.Background(), dbsqlc.APITokenInsertParams{
-		ID: id, UserID: f.user.ID, Name: "t", SecretHash: hash, ExpiresAt: expires, Now: f.now,
+		ID: id, UserID: f.user.ID, Name: "t", SecretHash: hash, Scopes: auth.ScopeStrings(scopes), ExpiresAt: expires, Now: f.now,
 	})
 	require.NoError(t, err)
 	return token
@@ -269,6 +274,61 @@ func TestAuthenticate(t *testing.T) {
 	f.now = f.now.Add(auth.CacheTTL)
 	_, err = f.authn.Authenticate(ctx, tok)
 	require.ErrorIs(t, err, auth.ErrSuspendedUser)
+}
+
+// The principal carries its token's scopes, from the database and from the
+// cache alike.
+func TestAuthenticateScopes(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	for _, scopes := range [][]auth.Scope{{auth.ScopeGateway}, {auth.ScopeAPI}, {auth.ScopeGateway, auth.ScopeAPI}} {
+		tok := f.token(t, nil, scopes...)
+		for _, from := range []string{"database", "cache"} {
+			p, err := f.authn.Authenticate(ctx, tok)
+			require.NoError(t, err)
+			require.Equal(t, scopes, p.Scopes, from)
+			for _, s := range auth.AllScopes {
+				require.Equal(t, slices.Contains(scopes, s), p.HasScope(s), "%s: %v has %s", from, scopes, s)
+			}
+		}
+	}
+
+	// The table refuses what ParseScopes would: no token opens nothing or
+	// a door that does not exist.
+	for _, bad := range [][]string{{}, {"admin"}, {"gateway", "API"}} {
+		id, _, hash, err := auth.NewToken()
+		require.NoError(t, err)
+		_, err = dbsqlc.New(f.db.Pool).APITokenInsert(ctx, dbsqlc.APITokenInsertParams{
+			ID: id, UserID: f.user.ID, Name: "t", SecretHash: hash, Scopes: bad, Now: f.now,
+		})
+		require.ErrorContains(t, err, "api_tokens_scopes_check", "%v", bad)
+	}
+}
+
+func TestParseScopes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		in   []string
+		want []auth.Scope
+		err  string
+	}{
+		{[]string{"gateway"}, []auth.Scope{auth.ScopeGateway}, ""},
+		{[]string{"api"}, []auth.Scope{auth.ScopeAPI}, ""},
+		{[]string{"api", "gateway"}, []auth.Scope{auth.ScopeGateway, auth.ScopeAPI}, ""},
+		{nil, nil, "must name at least one scope"},
+		{[]string{""}, nil, `"" is not a scope: use gateway`},
+		{[]string{"Gateway"}, nil, `"Gateway" is not a scope`},
+		{[]string{"gateway", "gateway"}, nil, "lists gateway twice"},
+	} {
+		got, err := auth.ParseScopes(c.in)
+		if c.err != "" {
+			require.ErrorContains(t, err, c.err, "%q", c.in)
+			continue
+		}
+		require.NoError(t, err, "%q", c.in)
+		require.Equal(t, c.want, got, "%q", c.in)
+	}
 }
 
 // BenchmarkAuthenticateCached is the gateway's per-request cost of a token

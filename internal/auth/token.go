@@ -62,8 +62,9 @@ func HashSecret(secret string) []byte {
 }
 
 // TokenFromRequest returns the aigate token r carries, or "". The admin API
-// and the gateway read it by this one rule, so a token that works on one
-// works on the other: a bearer token in Authorization, the scheme in any case
+// and the gateway read it by this one rule, so a client configured for one
+// sends it right to the other (whether the token may be used there is its
+// scope's business): a bearer token in Authorization, the scheme in any case
 // (RFC 9110 §11.1: "Bearer", "bearer", "BEARER"); otherwise x-api-key, the
 // header Anthropic clients send their key in. White space around the token is
 // not part of it.

@@ -173,8 +173,9 @@ func TestClientRoundTrip(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.ok("", "users", "list", "-o", "json")), &list))
 	require.Len(t, list.Users, 2)
 
-	// Flags after the positional argument, as people type them.
-	memberToken := strings.TrimSpace(r.ok("", "tokens", "create", "ci", "--user", memberEmail))
+	// Flags after the positional argument, as people type them. The token
+	// drives the CLI, so it needs the api scope.
+	memberToken := strings.TrimSpace(r.ok("", "tokens", "create", "ci", "--user", memberEmail, "--scope", "api"))
 	require.True(t, strings.HasPrefix(memberToken, "aig_"), memberToken)
 
 	// The new token works, given by the environment, with no stored
@@ -194,8 +195,8 @@ func TestClientRoundTrip(t *testing.T) {
 	require.Contains(t, errOut, "error: Your role (member) may not do this.")
 
 	out = r.ok("", "tokens", "list", "--user", memberEmail)
-	require.Regexp(t, `^ID\s+NAME\s+EXPIRES\s+LAST USED\s+CREATED\n`, out)
-	require.Regexp(t, `\sci\s+never\s+\d{4}-`, out, "the token was used once: LAST USED is set")
+	require.Regexp(t, `^ID\s+NAME\s+SCOPES\s+EXPIRES\s+LAST USED\s+CREATED\n`, out)
+	require.Regexp(t, `\sci\s+api\s+never\s+\d{4}-`, out, "the token was used once: LAST USED is set")
 	tokenID := strings.Fields(strings.Split(out, "\n")[1])[0]
 
 	// Only the flags given change.
@@ -247,12 +248,35 @@ func TestClientRoundTrip(t *testing.T) {
 
 	// The whole answer, secret included, in JSON.
 	var created struct {
-		APIToken struct{ ID, Name string } `json:"api_token"`
-		Token    string                    `json:"token"`
+		APIToken struct {
+			ID, Name string
+			Scopes   []string
+		} `json:"api_token"`
+		Token string `json:"token"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.ok("", "tokens", "create", "deploy", "--expires-in", "720h", "-o", "json")), &created))
 	require.Equal(t, "deploy", created.APIToken.Name)
+	require.Equal(t, []string{"gateway"}, created.APIToken.Scopes, "a gateway token unless asked")
 	require.True(t, strings.HasPrefix(created.Token, "aig_"))
+	// A gateway token does not drive the CLI; the server says why.
+	asGateway := map[string]string{"AIGATE_URL": url, "AIGATE_TOKEN": created.Token, "XDG_CONFIG_HOME": t.TempDir()}
+	code, _, errOut = r.run("", asGateway, "users", "show", "me")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "lacks the api scope (its scopes: gateway)")
+	both := strings.TrimSpace(r.ok("", "tokens", "create", "both", "--scope", "api, gateway"))
+	out = r.ok("", "tokens", "list")
+	require.Regexp(t, `\sdeploy\s+gateway\s+\d{4}-`, out)
+	require.Regexp(t, `\sboth\s+gateway,api\s+never\s`, out)
+	require.Regexp(t, `\sfirst login\s+api\s+\d{4}-`, out, "the login token is api only")
+	for _, bad := range []struct{ scope, want string }{
+		{"admin", `"admin" is not a scope`},
+		{"", `"" is not a scope`},
+		{"api,api", "lists api twice"},
+	} {
+		errOut = r.fail("", "tokens", "create", "x", "--scope", bad.scope)
+		require.Contains(t, errOut, "--scope", bad.scope)
+		require.Contains(t, errOut, bad.want, bad.scope)
+	}
 
 	require.Equal(t, "Revoked token "+tokenID+".\n", r.ok("", "tokens", "revoke", tokenID, "--user", memberEmail))
 	code, _, errOut = r.run("", asMember, "users", "show", "me")
@@ -262,7 +286,7 @@ func TestClientRoundTrip(t *testing.T) {
 	require.Equal(t, "Deleted user "+memberEmail+".\n", r.ok("", "users", "delete", memberEmail))
 	require.Contains(t, r.fail("", "users", "show", memberEmail), "No user")
 
-	r.requireNoSecretsOnStderr(ownerToken, memberToken, created.Token, ownerPassword, memberPassword)
+	r.requireNoSecretsOnStderr(ownerToken, memberToken, created.Token, both, ownerPassword, memberPassword)
 }
 
 func TestLoginToServerWithUsers(t *testing.T) {
@@ -282,8 +306,10 @@ func TestLoginToServerWithUsers(t *testing.T) {
 	require.Equal(t, "error: Wrong email or password.\n", errOut)
 
 	// Email and password as lines of piped stdin, without flags.
-	out := r.ok(ownerEmail+"\n"+ownerPassword+"\n", "login", url+"/")
+	code, out, errOut := r.run(ownerEmail+"\n"+ownerPassword+"\n", nil, "login", url+"/")
+	require.Equal(t, 0, code, errOut)
 	require.Equal(t, "Logged in to "+url+" as "+ownerEmail+" (owner)\n", out)
+	require.Contains(t, errOut, "admin API and this CLI only; for the gateway (/ai/), create one with: aigate tokens create NAME")
 	cr := r.storedCredentials()
 	require.Equal(t, url, cr["url"], "the URL is stored without the trailing slash")
 	require.NotEqual(t, firstToken, cr["token"], "a new login stores a new token")
@@ -354,7 +380,7 @@ func TestClientCommandHelp(t *testing.T) {
 		{[]string{"users", "unsuspend", "--help"}, nil},
 		{[]string{"users", "delete", "--help"}, nil},
 		{[]string{"tokens", "list", "--help"}, []string{"--user USER"}},
-		{[]string{"tokens", "create", "--help"}, []string{"--user USER", "--expires-in DURATION"}},
+		{[]string{"tokens", "create", "--help"}, []string{"--user USER", "--expires-in DURATION", "--scope SCOPES", "(default gateway)"}},
 		{[]string{"tokens", "revoke", "--help"}, []string{"--user USER"}},
 		{[]string{"audit", "list", "--help"}, []string{"--resource-type", "--resource ", "--actor", "--action", "--since", "--until", "--limit", "--cursor"}},
 		{[]string{"providers", "list", "--help"}, []string{"--include-deleted\n"}},

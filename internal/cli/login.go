@@ -92,7 +92,7 @@ func login(ctx context.Context, io IO, rawURL string, cfg loginConfig) error {
 			return err
 		}
 		fmt.Fprintf(io.Stdout, "Logged in to %s as %s (%s)\n", c.BaseURL(), session.User.Email, session.User.Role)
-		fmt.Fprintf(io.Stderr, "Stored the token in %s.\n", path)
+		storedLoginToken(io, path)
 		return nil
 	}
 	if !client.IsStatus(loginErr, http.StatusUnauthorized) {
@@ -119,7 +119,7 @@ func login(ctx context.Context, io IO, rawURL string, cfg loginConfig) error {
 			return err
 		}
 		fmt.Fprintf(io.Stdout, "Created the first owner %s on %s and logged in.\n", session.User.Email, c.BaseURL())
-		fmt.Fprintf(io.Stderr, "Stored the token in %s.\n", path)
+		storedLoginToken(io, path)
 		return nil
 	case client.IsStatus(firstErr, http.StatusConflict):
 		// The server has users: the credentials were simply wrong.
@@ -131,4 +131,11 @@ func login(ctx context.Context, io IO, rawURL string, cfg loginConfig) error {
 	default:
 		return fmt.Errorf("create the first owner: %w", firstErr)
 	}
+}
+
+// storedLoginToken tells where the login token went, and that it is not the
+// one to give a coding agent: login tokens have only the api scope.
+func storedLoginToken(io IO, path string) {
+	fmt.Fprintf(io.Stderr, "Stored the token in %s. It works on the admin API and this CLI only; "+
+		"for the gateway (/ai/), create one with: aigate tokens create NAME\n", path)
 }

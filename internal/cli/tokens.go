@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/client"
 	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/config"
@@ -48,9 +50,10 @@ func tokensListCommand() *Command {
 				return out.writeJSON(l)
 			}
 			tw := out.table()
-			fmt.Fprintln(tw, "ID\tNAME\tEXPIRES\tLAST USED\tCREATED")
+			fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tEXPIRES\tLAST USED\tCREATED")
 			for _, t := range l.Tokens {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, formatOptTime(t.ExpiresAt, "never"), formatOptTime(t.LastUsedAt, "never"), formatTime(t.CreatedAt))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, strings.Join(t.Scopes, ","),
+					formatOptTime(t.ExpiresAt, "never"), formatOptTime(t.LastUsedAt, "never"), formatTime(t.CreatedAt))
 			}
 			return tw.Flush()
 		},
@@ -61,6 +64,7 @@ func tokensCreateCommand() *Command {
 	var (
 		user      string
 		expiresIn time.Duration
+		scopes    []string
 	)
 	return clientCommand{
 		name: "tokens create", usage: "NAME", nargs: 1,
@@ -87,6 +91,26 @@ func tokensCreateCommand() *Command {
 					return nil
 				},
 			},
+			{
+				// Sent explicitly, so what the CLI says it makes does not
+				// hang on the server's default.
+				Flag: "scope", Arg: "SCOPES", Default: string(auth.ScopeGateway),
+				Description: "Where the token may be used: gateway (the /ai/ routes, for coding agents and SDKs), " +
+					"api (the admin API and this CLI), or gateway,api for both.",
+				Expect: "gateway, api or gateway,api",
+				Set: func(v string) error {
+					names := strings.Split(v, ",")
+					for i := range names {
+						names[i] = strings.TrimSpace(names[i])
+					}
+					parsed, err := auth.ParseScopes(names)
+					if err != nil {
+						return err
+					}
+					scopes = auth.ScopeStrings(parsed)
+					return nil
+				},
+			},
 		},
 		run: func(ctx context.Context, io IO, c *client.Client, out output, args []string) error {
 			var expiresAt *time.Time
@@ -94,12 +118,12 @@ func tokensCreateCommand() *Command {
 				t := clock.Or(io.Clock).Now().Add(expiresIn).UTC()
 				expiresAt = &t
 			}
-			nt, err := c.CreateToken(ctx, user, args[0], expiresAt)
+			nt, err := c.CreateToken(ctx, user, args[0], expiresAt, scopes)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(io.Stderr, "Created token %s (%s) for %s, expires %s. Copy it now: it will not be shown again.\n",
-				nt.APIToken.Name, nt.APIToken.ID, user, formatOptTime(nt.APIToken.ExpiresAt, "never"))
+			fmt.Fprintf(io.Stderr, "Created token %s (%s) for %s, scopes %s, expires %s. Copy it now: it will not be shown again.\n",
+				nt.APIToken.Name, nt.APIToken.ID, user, strings.Join(nt.APIToken.Scopes, ","), formatOptTime(nt.APIToken.ExpiresAt, "never"))
 			if out.json() {
 				return out.writeJSON(nt)
 			}

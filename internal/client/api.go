@@ -28,6 +28,7 @@ type Token struct {
 	ID         string     `json:"id"`
 	UserID     string     `json:"user_id"`
 	Name       string     `json:"name"`
+	Scopes     []string   `json:"scopes"`
 	ExpiresAt  *time.Time `json:"expires_at"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	CreatedAt  time.Time  `json:"created_at"`
@@ -171,12 +172,13 @@ func (c *Client) ListTokens(ctx context.Context, ref string) (TokenList, error) 
 }
 
 // CreateToken mints a token for the user ref; expiresAt nil means it never
-// expires.
-func (c *Client) CreateToken(ctx context.Context, ref, name string, expiresAt *time.Time) (NewToken, error) {
+// expires, scopes nil leaves them to the server (gateway).
+func (c *Client) CreateToken(ctx context.Context, ref, name string, expiresAt *time.Time, scopes []string) (NewToken, error) {
 	in := struct {
 		Name      string     `json:"name"`
 		ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	}{name, expiresAt}
+		Scopes    []string   `json:"scopes,omitempty"`
+	}{name, expiresAt, scopes}
 	var t NewToken
 	err := c.Do(ctx, http.MethodPost, userPath(ref)+"/tokens", nil, in, &t)
 	return t, err

@@ -14,8 +14,9 @@
 //	           on the side ──▶ interception queued (never blocks), request and
 //	           tokens counted in the replica's usage counters
 //
-// A request refused for its aigate token (401) counts as denied in the
-// usage counters; one sent upstream counts as allowed (Config.Usage).
+// A request refused for its aigate token (401, or 403 for a token without
+// the gateway scope) counts as denied in the usage counters; one sent
+// upstream counts as allowed (Config.Usage).
 //
 // Upstream URLs follow each vendor's base-URL convention (routes.go): an
 // OpenAI base URL includes the API version, an Anthropic one does not.

@@ -192,6 +192,11 @@ func (g *Gateway) authenticate(w http.ResponseWriter, r *http.Request, sh shape)
 	}
 	p, err := g.auth.Authenticate(r.Context(), token)
 	switch {
+	case err == nil && !p.HasScope(auth.ScopeGateway):
+		g.usage.Denied()
+		g.reject(w, r, sh, "unknown", http.StatusForbidden, fmt.Sprintf(
+			"this aigate token lacks the gateway scope (its scopes: %s), so it may not be used on /ai/; create a gateway token with `aigate tokens create NAME` and use that",
+			auth.JoinScopes(p.Scopes)))
 	case err == nil:
 		return p, true
 	case errors.Is(err, auth.ErrMalformedToken), errors.Is(err, auth.ErrUnknownToken),

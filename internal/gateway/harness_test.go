@@ -75,19 +75,26 @@ func startReplica(t testing.TB, dbURL string, o options) *replica {
 	}
 }
 
-// env is a database with a user, a token and one gateway replica.
+// env is a database with a user, their tokens and one gateway replica.
 type env struct {
 	*replica
-	token  string
-	userID uuid.UUID
+	// token is a gateway token, as a user would make for their agent;
+	// apiToken is the first owner's login token (api scope only).
+	token, apiToken string
+	userID          uuid.UUID
 }
 
 func setup(t testing.TB, o options) *env {
 	t.Helper()
 	r := startReplica(t, "", o)
-	u, token, err := r.Users().CreateFirst(context.Background(), users.Input{Email: "dev@example.com", Name: "Dev", Password: "correct horse battery"})
+	ctx := context.Background()
+	u, apiToken, err := r.Users().CreateFirst(ctx, users.Input{Email: "dev@example.com", Name: "Dev", Password: "correct horse battery"})
 	require.NoError(t, err)
-	return &env{replica: r, token: token, userID: u.ID}
+	me := audit.Actor{ID: u.ID.String(), Email: u.Email}
+	tok, token, err := r.Users().CreateToken(ctx, me, u.ID.String(), users.TokenInput{Name: "agent"})
+	require.NoError(t, err)
+	require.Equal(t, users.DefaultTokenScopes, tok.Scopes)
+	return &env{replica: r, token: token, apiToken: apiToken, userID: u.ID}
 }
 
 var actor = audit.Actor{ID: uuid.NewString(), Email: "owner@example.com"}

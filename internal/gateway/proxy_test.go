@@ -147,6 +147,68 @@ func TestAuthentication(t *testing.T) {
 	require.Empty(t, e.interceptionsAfter(3))
 }
 
+// Issue 15, acceptance 2: a token without the gateway scope (the owner's
+// login token here) gets 403 on /ai/, in the shape of the provider's own
+// errors, saying which scope it lacks, and nothing reaches the upstream;
+// the same user's gateway token is served. Sent over real HTTP, through
+// both headers clients use.
+func TestAPITokenRefusedOnGateway(t *testing.T) {
+	t.Parallel()
+	e := setup(t, options{})
+	mock := llmmock.New(t, llmmock.Options{Keys: []string{openAIKey, anthropicKey}})
+	e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
+	e.addProvider("an", "anthropic", mock.AnthropicBaseURL(), anthropicKey)
+
+	for _, tc := range []struct {
+		name, provider, path, auth, reqBody string
+		anthropicShape                      bool
+	}{
+		{"openai", "oa", "v1/chat/completions", "bearer", body(chatBody, false), false},
+		{"openai stream", "oa", "v1/chat/completions", "bearer", body(chatBody, true), false},
+		{"anthropic", "an", "v1/messages", "x-api-key", body(messagesBody, false), true},
+		{"anthropic bearer", "an", "v1/messages", "bearer", body(messagesBody, true), true},
+		// Before the provider is looked up: an api token does not learn
+		// which providers exist either.
+		{"unknown provider", "nope", "v1/messages", "x-api-key", body(messagesBody, false), true},
+	} {
+		resp, got := post(t, e.url+"/ai/"+tc.provider+"/"+tc.path, e.apiToken, tc.auth, tc.reqBody, nil)
+		require.Equal(t, http.StatusForbidden, resp.StatusCode, "%s: %s", tc.name, got)
+		require.Equal(t, "application/json", resp.Header.Get("Content-Type"), tc.name)
+		requireErrorShape(t, tc.anthropicShape, got, tc.name)
+		var m struct {
+			Type  string `json:"type"`
+			Error struct {
+				Type    string  `json:"type"`
+				Code    *string `json:"code"`
+				Message string  `json:"message"`
+			} `json:"error"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(got), &m))
+		if tc.anthropicShape {
+			require.Equal(t, "permission_error", m.Error.Type, tc.name)
+		} else {
+			require.Equal(t, "invalid_request_error", m.Error.Type, tc.name)
+			require.NotNil(t, m.Error.Code, tc.name)
+			require.Equal(t, "permission_denied", *m.Error.Code, tc.name)
+		}
+		require.Contains(t, m.Error.Message, "lacks the gateway scope", tc.name)
+		require.Contains(t, m.Error.Message, "its scopes: api", tc.name)
+		require.Contains(t, m.Error.Message, "aigate tokens create", tc.name, "says how to fix it")
+		require.NotContains(t, got, e.apiToken, tc.name)
+	}
+	require.Empty(t, mock.Requests(), "refused requests never reach the upstream")
+
+	resp, got := post(t, e.url+"/ai/oa/v1/chat/completions", e.token, "bearer", body(chatBody, false), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, got)
+	resp, got = post(t, e.url+"/ai/an/v1/messages", e.token, "x-api-key", body(messagesBody, false), nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode, got)
+	rows := e.waitInterceptions(2)
+	require.Len(t, mock.Requests(), 2)
+	for _, row := range rows {
+		require.Equal(t, e.userID, row.UserID, "the gateway token's requests are recorded, the refused ones are not")
+	}
+}
+
 // interceptionsAfter returns rows beyond the first n (waiting briefly would
 // prove nothing: records of rejected requests are never queued at all).
 func (r *replica) interceptionsAfter(n int) []interception {

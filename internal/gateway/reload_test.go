@@ -76,7 +76,7 @@ func TestReplicaServesItsOwnChangesAtOnce(t *testing.T) {
 	admin := func(method, path string, in string) int {
 		req, err := http.NewRequest(method, e.url+path, strings.NewReader(in))
 		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+e.token)
+		req.Header.Set("Authorization", "Bearer "+e.apiToken)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := httpClient(t).Do(req)
 		require.NoError(t, err)

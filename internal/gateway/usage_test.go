@@ -17,7 +17,7 @@ import (
 )
 
 // TestUsageCounted: the gateway counts a request refused by authentication
-// as denied, and a request it sent upstream as allowed, with the tokens its
+// (or for its token's scope) as denied, and a request it sent upstream as allowed, with the tokens its
 // interception records; other refusals (an unknown provider) count as
 // neither. The gateway here counts into Counters of the test's own, beside
 // the replica's (which records the interceptions to compare with), so the
@@ -40,10 +40,17 @@ func TestUsageCounted(t *testing.T) {
 	counting := httptest.NewServer(mux)
 	t.Cleanup(counting.Close)
 
-	denied := []struct{ name, token string }{{"no token", ""}, {"unknown token", "aig_notatoken"}}
+	denied := []struct {
+		name, token string
+		status      int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"unknown token", "aig_notatoken", http.StatusUnauthorized},
+		{"token without the gateway scope", e.apiToken, http.StatusForbidden},
+	}
 	for _, tc := range denied {
 		resp, _ := post(t, counting.URL+"/ai/oa/v1/chat/completions", tc.token, "bearer", body(chatBody, false), nil)
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, tc.name)
+		require.Equal(t, tc.status, resp.StatusCode, tc.name)
 	}
 	resp, _ := post(t, counting.URL+"/ai/nope/v1/chat/completions", e.token, "bearer", body(chatBody, false), nil)
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)

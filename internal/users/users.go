@@ -27,6 +27,15 @@ import (
 // LoginTokenLifetime is how long a token made by `login` lives.
 const LoginTokenLifetime = 30 * 24 * time.Hour
 
+// loginScopes are the scopes of the tokens login and the first owner get:
+// they drive the CLI, and a password typed into `aigate login` should not
+// yield a token that also works in a coding agent's config.
+var loginScopes = []auth.Scope{auth.ScopeAPI}
+
+// DefaultTokenScopes are the scopes of a token created without naming any:
+// most tokens are made for a tool that calls the gateway.
+var DefaultTokenScopes = []auth.Scope{auth.ScopeGateway}
+
 // User is a user as callers see it: no password hash.
 type User struct {
 	ID        uuid.UUID `json:"id"`
@@ -40,12 +49,13 @@ type User struct {
 
 // Token is an API token as callers see it: never the secret or its hash.
 type Token struct {
-	ID         string     `json:"id"`
-	UserID     uuid.UUID  `json:"user_id"`
-	Name       string     `json:"name"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-	LastUsedAt *time.Time `json:"last_used_at"`
-	CreatedAt  time.Time  `json:"created_at"`
+	ID         string       `json:"id"`
+	UserID     uuid.UUID    `json:"user_id"`
+	Name       string       `json:"name"`
+	Scopes     []auth.Scope `json:"scopes"`
+	ExpiresAt  *time.Time   `json:"expires_at"`
+	LastUsedAt *time.Time   `json:"last_used_at"`
+	CreatedAt  time.Time    `json:"created_at"`
 }
 
 // Service is the users domain.
@@ -72,7 +82,8 @@ func toUser(u dbsqlc.User) User {
 }
 
 func toToken(t dbsqlc.ApiToken) Token {
-	return Token{ID: t.ID, UserID: t.UserID, Name: t.Name, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt, CreatedAt: t.CreatedAt}
+	return Token{ID: t.ID, UserID: t.UserID, Name: t.Name, Scopes: auth.ScopesFromStrings(t.Scopes), ExpiresAt: t.ExpiresAt,
+		LastUsedAt: t.LastUsedAt, CreatedAt: t.CreatedAt}
 }
 
 // auditFields are the fields of a user that audit diffs track.
@@ -203,7 +214,7 @@ func (s *Service) CreateFirst(ctx context.Context, in Input) (User, string, erro
 			return result{}, err
 		}
 		actor := audit.Actor{ID: u.ID.String(), Email: u.Email}
-		_, token, err := s.insertToken(ctx, tx, actor, u, "first login", ptr(s.now().Add(LoginTokenLifetime)), audit.ActionLogin)
+		_, token, err := s.insertToken(ctx, tx, actor, u, "first login", loginScopes, ptr(s.now().Add(LoginTokenLifetime)), audit.ActionLogin)
 		return result{u, token}, err
 	})
 	if err != nil {
@@ -468,7 +479,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	attempt.Succeeded()
 	actor := audit.Actor{ID: u.ID.String(), Email: u.Email}
 	token, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (string, error) {
-		_, token, err := s.insertToken(ctx, tx, actor, u, "login "+now.UTC().Format(time.RFC3339), ptr(now.Add(LoginTokenLifetime)), audit.ActionLogin)
+		_, token, err := s.insertToken(ctx, tx, actor, u, "login "+now.UTC().Format(time.RFC3339), loginScopes, ptr(now.Add(LoginTokenLifetime)), audit.ActionLogin)
 		return token, err
 	})
 	if err != nil {
@@ -479,7 +490,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 
 func ptr[T any](v T) *T { return &v }
 
-func (s *Service) insertToken(ctx context.Context, tx pgx.Tx, actor audit.Actor, u dbsqlc.User, name string, expiresAt *time.Time, action audit.Action) (Token, string, error) {
+func (s *Service) insertToken(ctx context.Context, tx pgx.Tx, actor audit.Actor, u dbsqlc.User, name string, scopes []auth.Scope, expiresAt *time.Time, action audit.Action) (Token, string, error) {
 	id, token, hash, err := auth.NewToken()
 	if err != nil {
 		return Token{}, "", fmt.Errorf("generate token: %w", err)
@@ -488,16 +499,16 @@ func (s *Service) insertToken(ctx context.Context, tx pgx.Tx, actor audit.Actor,
 		expiresAt = ptr(expiresAt.UTC().Truncate(time.Microsecond))
 	}
 	row, err := dbsqlc.New(tx).APITokenInsert(ctx, dbsqlc.APITokenInsertParams{
-		ID: id, UserID: u.ID, Name: name, SecretHash: hash, ExpiresAt: expiresAt, Now: s.now().UTC(),
+		ID: id, UserID: u.ID, Name: name, SecretHash: hash, Scopes: auth.ScopeStrings(scopes), ExpiresAt: expiresAt, Now: s.now().UTC(),
 	})
 	if err != nil {
 		return Token{}, "", fmt.Errorf("insert token: %w", err)
 	}
-	fields := map[string]any{"id": row.ID, "name": row.Name, "user": u.Email, "expires_at": row.ExpiresAt}
+	fields := map[string]any{"id": row.ID, "name": row.Name, "user": u.Email, "scopes": row.Scopes, "expires_at": row.ExpiresAt}
 	resourceType, resourceID, resourceName := "api_token", row.ID, row.Name
 	if action == audit.ActionLogin {
 		resourceType, resourceID, resourceName = "user", u.ID.String(), u.Email
-		fields = map[string]any{"token_id": row.ID}
+		fields = map[string]any{"token_id": row.ID, "scopes": row.Scopes}
 	}
 	err = s.audit.Record(ctx, tx, audit.Entry{
 		Actor: actor, Action: action, ResourceType: resourceType, ResourceID: resourceID, ResourceName: resourceName,
@@ -506,13 +517,29 @@ func (s *Service) insertToken(ctx context.Context, tx pgx.Tx, actor audit.Actor,
 	return toToken(row), token, err
 }
 
+// TokenInput mints a token.
+type TokenInput struct {
+	Name      string
+	ExpiresAt *time.Time // nil: never expires
+	// Scopes are scope names; nil means DefaultTokenScopes. An empty list
+	// is refused: a token that opens nothing is a mistake.
+	Scopes []string
+}
+
 // CreateToken mints a token for the user ref; the secret is returned once.
-func (s *Service) CreateToken(ctx context.Context, actor audit.Actor, ref, name string, expiresAt *time.Time) (Token, string, error) {
+func (s *Service) CreateToken(ctx context.Context, actor audit.Actor, ref string, in TokenInput) (Token, string, error) {
 	var vs []apperr.Validation
-	if strings.TrimSpace(name) == "" || len(name) > 100 {
+	if strings.TrimSpace(in.Name) == "" || len(in.Name) > 100 {
 		vs = append(vs, apperr.Validation{Field: "name", Detail: "must be 1 to 100 characters"})
 	}
-	if expiresAt != nil && !expiresAt.After(s.now()) {
+	scopes := DefaultTokenScopes
+	if in.Scopes != nil {
+		var err error
+		if scopes, err = auth.ParseScopes(in.Scopes); err != nil {
+			vs = append(vs, apperr.Validation{Field: "scopes", Detail: err.Error()})
+		}
+	}
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(s.now()) {
 		vs = append(vs, apperr.Validation{Field: "expires_at", Detail: "must be in the future"})
 	}
 	if err := apperr.Invalid(vs...); err != nil {
@@ -527,7 +554,7 @@ func (s *Service) CreateToken(ctx context.Context, actor audit.Actor, ref, name 
 		if err != nil {
 			return result{}, err
 		}
-		t, secret, err := s.insertToken(ctx, tx, actor, u, name, expiresAt, audit.ActionCreate)
+		t, secret, err := s.insertToken(ctx, tx, actor, u, in.Name, scopes, in.ExpiresAt, audit.ActionCreate)
 		return result{t, secret}, err
 	})
 	return r.t, r.secret, err

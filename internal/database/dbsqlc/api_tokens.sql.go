@@ -25,7 +25,7 @@ func (q *Queries) APITokenDelete(ctx context.Context, id string) (int64, error) 
 }
 
 const aPITokenGet = `-- name: APITokenGet :one
-SELECT id, user_id, name, secret_hash, expires_at, last_used_at, created_at FROM api_tokens WHERE id = $1
+SELECT id, user_id, name, secret_hash, expires_at, last_used_at, created_at, scopes FROM api_tokens WHERE id = $1
 `
 
 func (q *Queries) APITokenGet(ctx context.Context, id string) (ApiToken, error) {
@@ -39,12 +39,13 @@ func (q *Queries) APITokenGet(ctx context.Context, id string) (ApiToken, error) 
 		&i.ExpiresAt,
 		&i.LastUsedAt,
 		&i.CreatedAt,
+		&i.Scopes,
 	)
 	return i, err
 }
 
 const aPITokenGetWithUser = `-- name: APITokenGetWithUser :one
-SELECT t.id, t.user_id, t.name, t.secret_hash, t.expires_at, t.last_used_at, t.created_at, u.email AS user_email, u.role AS user_role, u.suspended AS user_suspended
+SELECT t.id, t.user_id, t.name, t.secret_hash, t.expires_at, t.last_used_at, t.created_at, t.scopes, u.email AS user_email, u.role AS user_role, u.suspended AS user_suspended
 FROM api_tokens t
 JOIN users u ON u.id = t.user_id
 WHERE t.id = $1
@@ -69,6 +70,7 @@ func (q *Queries) APITokenGetWithUser(ctx context.Context, id string) (APITokenG
 		&i.ApiToken.ExpiresAt,
 		&i.ApiToken.LastUsedAt,
 		&i.ApiToken.CreatedAt,
+		&i.ApiToken.Scopes,
 		&i.UserEmail,
 		&i.UserRole,
 		&i.UserSuspended,
@@ -77,9 +79,9 @@ func (q *Queries) APITokenGetWithUser(ctx context.Context, id string) (APITokenG
 }
 
 const aPITokenInsert = `-- name: APITokenInsert :one
-INSERT INTO api_tokens (id, user_id, name, secret_hash, expires_at, created_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-RETURNING id, user_id, name, secret_hash, expires_at, last_used_at, created_at
+INSERT INTO api_tokens (id, user_id, name, secret_hash, scopes, expires_at, created_at)
+VALUES ($1, $2, $3, $4, $5::text[], $6, $7)
+RETURNING id, user_id, name, secret_hash, expires_at, last_used_at, created_at, scopes
 `
 
 type APITokenInsertParams struct {
@@ -87,6 +89,7 @@ type APITokenInsertParams struct {
 	UserID     uuid.UUID
 	Name       string
 	SecretHash []byte
+	Scopes     []string
 	ExpiresAt  *time.Time
 	Now        time.Time
 }
@@ -97,6 +100,7 @@ func (q *Queries) APITokenInsert(ctx context.Context, arg APITokenInsertParams) 
 		arg.UserID,
 		arg.Name,
 		arg.SecretHash,
+		arg.Scopes,
 		arg.ExpiresAt,
 		arg.Now,
 	)
@@ -109,12 +113,13 @@ func (q *Queries) APITokenInsert(ctx context.Context, arg APITokenInsertParams) 
 		&i.ExpiresAt,
 		&i.LastUsedAt,
 		&i.CreatedAt,
+		&i.Scopes,
 	)
 	return i, err
 }
 
 const aPITokenListByUser = `-- name: APITokenListByUser :many
-SELECT id, user_id, name, secret_hash, expires_at, last_used_at, created_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id
+SELECT id, user_id, name, secret_hash, expires_at, last_used_at, created_at, scopes FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id
 `
 
 func (q *Queries) APITokenListByUser(ctx context.Context, userID uuid.UUID) ([]ApiToken, error) {
@@ -134,6 +139,7 @@ func (q *Queries) APITokenListByUser(ctx context.Context, userID uuid.UUID) ([]A
 			&i.ExpiresAt,
 			&i.LastUsedAt,
 			&i.CreatedAt,
+			&i.Scopes,
 		); err != nil {
 			return nil, err
 		}

@@ -133,6 +133,7 @@ type ApiToken struct {
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
 	CreatedAt  time.Time
+	Scopes     []string
 }
 
 type AuditLog struct {

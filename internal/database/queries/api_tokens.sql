@@ -1,6 +1,6 @@
 -- name: APITokenInsert :one
-INSERT INTO api_tokens (id, user_id, name, secret_hash, expires_at, created_at)
-VALUES (sqlc.arg(id), sqlc.arg(user_id), sqlc.arg(name), sqlc.arg(secret_hash), sqlc.narg(expires_at), sqlc.arg(now))
+INSERT INTO api_tokens (id, user_id, name, secret_hash, scopes, expires_at, created_at)
+VALUES (sqlc.arg(id), sqlc.arg(user_id), sqlc.arg(name), sqlc.arg(secret_hash), sqlc.arg(scopes)::text[], sqlc.narg(expires_at), sqlc.arg(now))
 RETURNING *;
 
 -- name: APITokenGetWithUser :one
