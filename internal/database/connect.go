@@ -230,8 +230,8 @@ func classify(err error) ConnectFailure {
 	if errors.As(err, &pgErr) {
 		switch {
 		case pgErr.Code == "57P03", // cannot_connect_now: starting up or shutting down
-			pgErr.Code == "57P01",            // admin_shutdown: a restart
-			pgErr.Code == "53300",            // too_many_connections: others will leave
+			pgErr.Code == "57P01",               // admin_shutdown: a restart
+			pgErr.Code == "53300",               // too_many_connections: others will leave
 			strings.HasPrefix(pgErr.Code, "08"): // connection exceptions
 			return FailureUnreachable
 		case strings.HasPrefix(pgErr.Code, "28"): // invalid authorization
