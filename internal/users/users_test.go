@@ -143,9 +143,15 @@ func TestLastOwnerIsProtected(t *testing.T) {
 	ada, adaActor := f.user(t, "ada@example.com", "owner")
 
 	for name, change := range map[string]func() error{
-		"demote":  func() error { _, err := f.svc.Update(ctx, adaActor, ada.Email, users.Patch{Role: ptr("member")}); return err },
-		"suspend": func() error { _, err := f.svc.Update(ctx, adaActor, ada.Email, users.Patch{Suspended: ptr(true)}); return err },
-		"delete":  func() error { return f.svc.Delete(ctx, adaActor, ada.Email) },
+		"demote": func() error {
+			_, err := f.svc.Update(ctx, adaActor, ada.Email, users.Patch{Role: ptr("member")})
+			return err
+		},
+		"suspend": func() error {
+			_, err := f.svc.Update(ctx, adaActor, ada.Email, users.Patch{Suspended: ptr(true)})
+			return err
+		},
+		"delete": func() error { return f.svc.Delete(ctx, adaActor, ada.Email) },
 	} {
 		ae := requireKind(t, change(), apperr.KindConflict)
 		require.Equal(t, "This is the last active owner; make another user owner first.", ae.Message, name)
