@@ -21,7 +21,7 @@ func TestSuggest(t *testing.T) {
 	for typed, want := range map[string]string{
 		"port":                    "http-address", // a word from other tools
 		"listen":                  "http-address",
-		"http-adress":             "http-address", // a typo
+		"http-addresss":           "http-address", // a typo
 		"HTTP_ADDRESS":            "http-address", // case and underscores
 		"shutdown-timout":         "shutdown-timeout",
 		"log-lvl":                 "log-level",

@@ -290,7 +290,7 @@ func anyError(err error, f func(error) bool) bool {
 	if f(err) {
 		return true
 	}
-	switch u := err.(type) {
+	switch u := err.(type) { //nolint:errorlint // it walks the chain itself, both kinds of Unwrap
 	case interface{ Unwrap() error }:
 		return anyError(u.Unwrap(), f)
 	case interface{ Unwrap() []error }:

@@ -73,10 +73,14 @@ var endpointPaths = [][]string{
 // would go and which base URL is meant. Unlike BaseURLWarnings this is never
 // deliberate: no server serves its API under its own endpoint.
 func EndpointPathError(typ Type, baseURL string) error {
-	base, err := NormalizeBaseURL(baseURL)
-	if err != nil {
-		return nil
+	// What is not a URL at all NormalizeBaseURL reports.
+	if base, err := NormalizeBaseURL(baseURL); err == nil {
+		return endpointPathError(typ, base)
 	}
+	return nil
+}
+
+func endpointPathError(typ Type, base string) error {
 	scheme, rest, _ := strings.Cut(base, "://")
 	host, path, _ := strings.Cut(rest, "/")
 	segments := strings.Split(strings.Trim(path, "/"), "/")

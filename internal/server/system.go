@@ -406,10 +406,10 @@ func (s *System) ready(ctx context.Context) error {
 	s.http.SetReady(true)
 	// A fresh deployment is set up through the CLI; say how, where the
 	// operator is looking.
-	if any, err := s.users.Any(ctx); err != nil {
+	if hasUsers, err := s.users.Any(ctx); err != nil {
 		s.logger.Warn("could not count users", "error", err)
-	} else if !any {
-		s.logger.Info("no users yet: create the first owner with `aigate login "+loginURL(s.addr)+"`, which asks for an email and a password")
+	} else if !hasUsers {
+		s.logger.Info("no users yet: create the first owner with `aigate login " + loginURL(s.addr) + "`, which asks for an email and a password")
 	}
 	return nil
 }

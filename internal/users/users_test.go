@@ -73,9 +73,9 @@ func TestCreateFirstOnceUnderARace(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	ctx := context.Background()
-	any, err := f.svc.Any(ctx)
+	hasUsers, err := f.svc.Any(ctx)
 	require.NoError(t, err)
-	require.False(t, any)
+	require.False(t, hasUsers)
 
 	const callers = 4
 	errs := make(chan error, callers)
@@ -95,9 +95,9 @@ func TestCreateFirstOnceUnderARace(t *testing.T) {
 	}
 	require.Equal(t, 1, won)
 	require.Len(t, activeOwners(t, f), 1)
-	any, err = f.svc.Any(ctx)
+	hasUsers, err = f.svc.Any(ctx)
 	require.NoError(t, err)
-	require.True(t, any)
+	require.True(t, hasUsers)
 }
 
 func TestCreateValidatesEveryField(t *testing.T) {
