@@ -101,26 +101,58 @@ func Main(ctx context.Context, args []string, io IO) int {
 
 // Execute dispatches args to the matching subcommand.
 func (c *Command) Execute(ctx context.Context, io IO, args []string) error {
+	return c.execute(ctx, io, args, c.Name)
+}
+
+// execute is Execute for the command that path (e.g. "aigate providers")
+// names, so help and errors show the whole command line.
+func (c *Command) execute(ctx context.Context, io IO, args []string, path string) error {
 	if c.Run != nil {
 		return c.Run(ctx, io, args)
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		c.writeHelp(io.Stdout)
+		c.writeHelp(io.Stdout, path)
 		if len(args) == 0 {
 			return errors.New("a command is required (see the list above)")
 		}
 		return config.ErrHelp
 	}
-	for _, sub := range c.Sub {
-		if sub.Name == args[0] {
-			return sub.Execute(ctx, io, args[1:])
+	// --version is what people try first; only the root has a version
+	// command to answer it.
+	if args[0] == "--version" || args[0] == "-version" {
+		if v := c.sub("version"); v != nil {
+			return v.execute(ctx, io, nil, path+" version")
 		}
 	}
-	return fmt.Errorf("unknown command %q for %q; run '%s --help' to see the commands", args[0], c.Name, c.Name)
+	if sub := c.sub(args[0]); sub != nil {
+		return sub.execute(ctx, io, args[1:], path+" "+sub.Name)
+	}
+	names := make([]string, len(c.Sub))
+	for i, sub := range c.Sub {
+		names[i] = sub.Name
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return fmt.Errorf("%s: unknown flag %s; give a command first, as in '%s <command> %s' (run '%s --help' to see the commands)",
+			path, args[0], path, args[0], path)
+	}
+	hint := ""
+	if near := config.Suggest(args[0], names); near != "" {
+		hint = fmt.Sprintf(" (did you mean %s?)", near)
+	}
+	return fmt.Errorf("unknown command %q for %q%s; run '%s --help' to see the commands", args[0], path, hint, path)
 }
 
-func (c *Command) writeHelp(w io.Writer) {
-	fmt.Fprintf(w, "%s\n\nUsage: %s <command> [flags]\n\nCommands:\n", c.Summary, c.Name)
+func (c *Command) sub(name string) *Command {
+	for _, s := range c.Sub {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+func (c *Command) writeHelp(w io.Writer, path string) {
+	fmt.Fprintf(w, "%s\n\nUsage: %s <command> [flags]\n\nCommands:\n", c.Summary, path)
 	subs := append([]*Command(nil), c.Sub...)
 	sort.Slice(subs, func(i, j int) bool { return subs[i].Name < subs[j].Name })
 	width := 0
@@ -130,7 +162,10 @@ func (c *Command) writeHelp(w io.Writer) {
 	for _, s := range subs {
 		fmt.Fprintf(w, "  %-*s  %s\n", width, s.Name, s.Summary)
 	}
-	fmt.Fprintf(w, "\nRun '%s <command> --help' for a command's flags.\n", c.Name)
+	fmt.Fprintf(w, "\nRun '%s <command> --help' for a command's flags.\n", path)
+	if c.sub("version") != nil {
+		fmt.Fprintf(w, "'%s --version' prints the version.\n", path)
+	}
 }
 
 // newLogger builds the process logger from the logging options.

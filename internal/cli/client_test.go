@@ -404,7 +404,7 @@ func TestClientCommandHelp(t *testing.T) {
 			require.Equal(t, 0, code, out.String())
 			want := tc.want
 			if tc.args[0] != "login" {
-				want = append(want, "--url URL", "AIGATE_URL", "--token TOKEN", "AIGATE_TOKEN", "--output FORMAT", "--o FORMAT")
+				want = append(want, "--url URL", "AIGATE_URL", "--token TOKEN", "AIGATE_TOKEN", "--output FORMAT", "\n  -o FORMAT")
 			}
 			for _, w := range want {
 				require.Contains(t, out.String(), w)
@@ -458,8 +458,8 @@ func TestProvidersCLI(t *testing.T) {
 	out = r.ok("", "providers", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 2, out)
-	require.Regexp(t, `^NAME\s+TYPE\s+ENABLED\s+BASE URL\s+KEYS\s+UPDATED$`, lines[0])
-	require.Regexp(t, `^openai-main\s+openai\s+yes\s+https://api\.openai\.com/v1/\s+2\s+\d{4}-\d\d-\d\dT`, lines[1])
+	require.Regexp(t, `^NAME\s+TYPE\s+BASE URL\s+KEYS\s+UPDATED\s+STATE$`, lines[0])
+	require.Regexp(t, `^openai-main\s+openai\s+https://api\.openai\.com/v1/\s+2\s+\d{4}-\d\d-\d\dT\S+\s+ready$`, lines[1])
 
 	var list client.ProviderList
 	require.NoError(t, json.Unmarshal([]byte(r.ok("", "providers", "list", "-o", "json")), &list))
@@ -529,7 +529,7 @@ func TestProvidersCLI(t *testing.T) {
 	require.Contains(t, r.fail("", "providers", "delete", "openai-main"), `No provider "openai-main".`)
 	require.Equal(t, 1, len(strings.Split(strings.TrimSpace(r.ok("", "providers", "list")), "\n")), "only the header")
 	out = r.ok("", "providers", "list", "--include-deleted")
-	require.Regexp(t, `(?m)^openai-main\s+openai\s+no\s+\S+\s+2\s+\S+\s+yes$`, out)
+	require.Regexp(t, `(?m)^openai-main\s+openai\s+\S+\s+2\s+\S+\s+deleted$`, out)
 	require.Equal(t, "Restored provider openai-main (enabled, 2 API keys).\n", r.ok("", "providers", "restore", "openai-main"))
 	p = showProvider(t, r, "openai-main")
 	require.True(t, p.Enabled)

@@ -53,17 +53,10 @@ func providersListCommand() *Command {
 				return out.writeJSON(l)
 			}
 			tw := out.table()
-			header := "NAME\tTYPE\tENABLED\tBASE URL\tKEYS\tUPDATED"
-			if includeDeleted {
-				header += "\tDELETED"
-			}
-			fmt.Fprintln(tw, header)
+			// STATE is the last column: "broken: ..." has spaces in it.
+			fmt.Fprintln(tw, "NAME\tTYPE\tBASE URL\tKEYS\tUPDATED\tSTATE")
 			for _, p := range l.Providers {
-				row := fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%s", p.Name, p.Type, yesNo(p.Enabled), orDash(p.BaseURL), len(p.APIKeys), formatTime(p.UpdatedAt))
-				if includeDeleted {
-					row += "\t" + yesNo(p.Deleted)
-				}
-				fmt.Fprintln(tw, row)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", p.Name, p.Type, orDash(p.BaseURL), len(p.APIKeys), formatTime(p.UpdatedAt), providerState(p))
 			}
 			return tw.Flush()
 		},
@@ -102,7 +95,7 @@ func writeProvider(out output, p client.Provider) error {
 	tw := out.table()
 	rows := [][2]string{
 		{"ID", p.ID}, {"Name", p.Name}, {"Type", p.Type}, {"Display name", orDash(p.DisplayName)},
-		{"Enabled", yesNo(p.Enabled)},
+		{"Enabled", yesNo(p.Enabled)}, {"State", providerState(p)},
 	}
 	if p.Deleted {
 		rows = append(rows, [2]string{"Deleted", "yes"})
@@ -136,6 +129,20 @@ func writeProvider(out output, p client.Provider) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i, k.ID, k.Masked, formatTime(k.CreatedAt))
 	}
 	return tw.Flush()
+}
+
+// providerState is the state the server computed; a server older than the
+// field sends none, and then the CLI tells what it can from the rest.
+func providerState(p client.Provider) string {
+	switch {
+	case p.State != "":
+		return p.State
+	case p.Deleted:
+		return "deleted"
+	case !p.Enabled:
+		return "disabled"
+	}
+	return "-"
 }
 
 func orDash(s string) string {

@@ -228,6 +228,9 @@ type Provider struct {
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
 	Warnings    []ProviderWarning `json:"warnings,omitempty"`
+	// State is ready, disabled, deleted or "broken: <why>"; empty from a
+	// server older than the field.
+	State string `json:"state,omitempty"`
 }
 
 // ProviderWarning is something the server accepted but that is likely a

@@ -47,11 +47,11 @@ func (e *ValueError) Error() string {
 	if e.Option.Secret {
 		value = "(value hidden: it is a secret)"
 	}
-	where := "--" + e.Option.Flag
+	where := FlagName(e.Option.Flag)
 	if e.Option.Env != "" {
 		where += " (" + e.Option.Env + ")"
 	}
-	from := map[string]string{"flag": "given by --" + e.Option.Flag, "env": "given by " + e.Option.Env, "default": "the default"}[e.Source]
+	from := map[string]string{"flag": "given by " + FlagName(e.Option.Flag), "env": "given by " + e.Option.Env, "default": "the default"}[e.Source]
 	msg := fmt.Sprintf("invalid value %s for %s, %s: %v", value, where, from, e.Err)
 	if e.Option.Expect != "" {
 		msg += "; expected " + e.Option.Expect
@@ -114,7 +114,7 @@ func (s *Set) Parse(args []string, getenv func(string) string, helpOut io.Writer
 			if valueErr != nil {
 				return nil, valueErr
 			}
-			return nil, fmt.Errorf("%s: %s (run '%s --help' for the list of flags)", s.Command, strings.TrimPrefix(err.Error(), "flag provided but not defined: -"), s.Command)
+			return nil, s.flagError(err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -126,6 +126,27 @@ func (s *Set) Parse(args []string, getenv func(string) string, helpOut io.Writer
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// flagError rewrites the flag package's errors in the CLI's terms: the
+// flag as it is written (-o, --name) and, for an unknown one, the closest
+// known flag.
+func (s *Set) flagError(err error) error {
+	hint := fmt.Sprintf("run '%s --help' for the list of flags", s.Command)
+	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		known := make([]string, len(s.Options))
+		for i, o := range s.Options {
+			known[i] = o.Flag
+		}
+		if near := Suggest(name, known); near != "" {
+			return fmt.Errorf("%s: unknown flag %s (did you mean %s?); %s", s.Command, FlagName(name), FlagName(near), hint)
+		}
+		return fmt.Errorf("%s: unknown flag %s; %s", s.Command, FlagName(name), hint)
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "flag needs an argument: -"); ok {
+		return fmt.Errorf("%s: %s needs a value; %s", s.Command, FlagName(name), hint)
+	}
+	return fmt.Errorf("%s: %w; %s", s.Command, err, hint)
 }
 
 // lookupEnv treats a variable set to the empty string as unset, so that
@@ -161,7 +182,7 @@ func (o *Option) Source() string { return o.source }
 // WriteHelp prints the command's usage and its options with their
 // environment variables and defaults.
 func (s *Set) WriteHelp(w io.Writer) {
-	fmt.Fprintf(w, "Usage: %s %s\n\n%s\n", s.Command, s.Usage, s.Summary)
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", strings.TrimSpace(s.Command+" "+s.Usage), s.Summary)
 	if len(s.Options) == 0 {
 		return
 	}
@@ -170,9 +191,9 @@ func (s *Set) WriteHelp(w io.Writer) {
 	sort.SliceStable(opts, func(i, j int) bool { return opts[i].Flag < opts[j].Flag })
 	for _, o := range opts {
 		if o.Bool {
-			fmt.Fprintf(w, "  --%s\n", o.Flag)
+			fmt.Fprintf(w, "  %s\n", FlagName(o.Flag))
 		} else {
-			fmt.Fprintf(w, "  --%s %s\n", o.Flag, placeholder(o))
+			fmt.Fprintf(w, "  %s %s\n", FlagName(o.Flag), placeholder(o))
 		}
 		fmt.Fprintf(w, "      %s\n", o.Description)
 		var meta []string

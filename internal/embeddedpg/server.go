@@ -30,6 +30,11 @@ type Options struct {
 	Settings map[string]string
 	// NoSync passes --no-sync to initdb. Only for throwaway clusters.
 	NoSync bool
+	// LoopbackTCP makes the server listen on a random 127.0.0.1 port with
+	// password authentication, as it does when the socket path is too long,
+	// instead of on the trusted unix socket. Tests use it to reach a real
+	// server the way an external one is reached: over TCP, with a password.
+	LoopbackTCP bool
 	// Logger receives the server's log lines (routine ones at debug level)
 	// and lifecycle events. Nil discards everything.
 	Logger *slog.Logger

@@ -129,10 +129,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 	s := &Server{logger: logger, dataDir: dataDir, clusterDir: clusterDir, socketDir: socketDir}
 	socketPath := filepath.Join(socketDir, ".s.PGSQL."+strconv.Itoa(unixPort))
-	useTCP := len(socketPath) >= maxSocketPath
+	useTCP := opts.LoopbackTCP || len(socketPath) >= maxSocketPath
 	if useTCP {
-		logger.Info("embedded PostgreSQL socket path too long for a unix socket, using loopback TCP",
-			"socket", socketPath, "limit", maxSocketPath)
+		if !opts.LoopbackTCP {
+			logger.Info("embedded PostgreSQL socket path too long for a unix socket, using loopback TCP",
+				"socket", socketPath, "limit", maxSocketPath)
+		}
 		pw, err := os.ReadFile(filepath.Join(dataDir, passwordFileName))
 		if err != nil {
 			return nil, failf(err, "restore the password file of this cluster, or use a --data-dir with a shorter path so the unix socket (which needs no password) can be used",

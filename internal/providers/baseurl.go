@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -54,6 +55,62 @@ func BaseURLWarnings(typ Type, baseURL string) []Warning {
 		}
 		return []Warning{{Field: "base_url", Detail: "ends in the API version: requests go to " + base +
 			"v1/messages; Anthropic-type base URLs exclude it, such as " + without}}
+	}
+	return nil
+}
+
+// endpointPaths are the endpoints a base URL is mistakenly given with, as
+// copied from a vendor's API reference or a curl example. The gateway
+// appends the endpoint itself, so a base URL ending in one would send
+// requests to it twice.
+var endpointPaths = [][]string{
+	{"chat", "completions"}, {"completions"}, {"responses"}, {"embeddings"},
+	{"messages", "count_tokens"}, {"messages"},
+}
+
+// EndpointPathError refuses a base URL that ends in an endpoint path
+// (…/chat/completions, …/v1/messages, …/responses), saying where requests
+// would go and which base URL is meant. Unlike BaseURLWarnings this is never
+// deliberate: no server serves its API under its own endpoint.
+func EndpointPathError(typ Type, baseURL string) error {
+	// What is not a URL at all NormalizeBaseURL reports.
+	if base, err := NormalizeBaseURL(baseURL); err == nil {
+		return endpointPathError(typ, base)
+	}
+	return nil
+}
+
+func endpointPathError(typ Type, base string) error {
+	scheme, rest, _ := strings.Cut(base, "://")
+	host, path, _ := strings.Cut(rest, "/")
+	segments := strings.Split(strings.Trim(path, "/"), "/")
+	for _, ep := range endpointPaths {
+		n := len(segments) - len(ep)
+		if n < 0 || !strings.EqualFold(strings.Join(segments[n:], "/"), strings.Join(ep, "/")) {
+			continue
+		}
+		keep := segments[:n]
+		// Anthropic-type base URLs exclude the API version, which the
+		// gateway adds with the endpoint.
+		if typ == Anthropic && len(keep) > 0 && versionSegment.MatchString(keep[len(keep)-1]) {
+			keep = keep[:len(keep)-1]
+		}
+		fixed := scheme + "://" + host + "/" + strings.Join(keep, "/")
+		if !strings.HasSuffix(fixed, "/") {
+			fixed += "/"
+		}
+		suffix := strings.TrimSuffix(strings.TrimPrefix(base, fixed), "/")
+		var appended string
+		switch typ {
+		case OpenAI:
+			appended = "chat/completions"
+		case Anthropic:
+			appended = "v1/messages"
+		default: // Bedrock makes its own paths from the model
+			return fmt.Errorf("must not end in the endpoint path %s: give the endpoint's root, such as %s", suffix, fixed)
+		}
+		return fmt.Errorf("must not end in the endpoint path %s: aigate appends the endpoint itself, so requests would go to %s%s; use %s",
+			suffix, base, appended, fixed)
 	}
 	return nil
 }

@@ -59,3 +59,56 @@ func TestBaseURLWarnings(t *testing.T) {
 		})
 	}
 }
+
+func TestEndpointPathError(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		typ     providers.Type
+		baseURL string
+		want    string // "" for none
+	}{
+		{"openai chat completions", providers.OpenAI, "https://api.openai.com/v1/chat/completions",
+			"must not end in the endpoint path chat/completions: aigate appends the endpoint itself, so requests would go to https://api.openai.com/v1/chat/completions/chat/completions; use https://api.openai.com/v1/"},
+		{"openai responses", providers.OpenAI, "https://llm.corp.example/openai/v1/responses/",
+			"must not end in the endpoint path responses: aigate appends the endpoint itself, so requests would go to https://llm.corp.example/openai/v1/responses/chat/completions; use https://llm.corp.example/openai/v1/"},
+		{"openai legacy completions", providers.OpenAI, "http://127.0.0.1:8000/v1/completions", "use http://127.0.0.1:8000/v1/"},
+		{"openai embeddings, any case", providers.OpenAI, "https://x.example/v1/Embeddings", "use https://x.example/v1/"},
+		{"anthropic messages, the version goes too", providers.Anthropic, "https://api.anthropic.com/v1/messages",
+			"must not end in the endpoint path v1/messages: aigate appends the endpoint itself, so requests would go to https://api.anthropic.com/v1/messages/v1/messages; use https://api.anthropic.com/"},
+		{"anthropic count tokens behind a proxy", providers.Anthropic, "https://llm.corp.example/anthropic/v1/messages/count_tokens",
+			"must not end in the endpoint path v1/messages/count_tokens: aigate appends the endpoint itself, so requests would go to https://llm.corp.example/anthropic/v1/messages/count_tokens/v1/messages; use https://llm.corp.example/anthropic/"},
+		{"bedrock", providers.Bedrock, "https://bedrock-runtime.us-east-1.amazonaws.com/v1/messages",
+			"must not end in the endpoint path messages: give the endpoint's root, such as https://bedrock-runtime.us-east-1.amazonaws.com/v1/"},
+		{"openai default", providers.OpenAI, providers.DefaultOpenAIBaseURL, ""},
+		{"anthropic default", providers.Anthropic, providers.DefaultAnthropicBaseURL, ""},
+		{"a prefix named like an endpoint", providers.OpenAI, "https://x.example/responses/v1/", ""},
+		{"a segment ending like an endpoint", providers.OpenAI, "https://x.example/v1/mycompletions", ""},
+		{"not a URL", providers.OpenAI, "::", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			err := providers.EndpointPathError(c.typ, c.baseURL)
+			if c.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			if strings.HasPrefix(c.want, "use ") {
+				require.True(t, strings.HasSuffix(err.Error(), c.want), err.Error())
+				return
+			}
+			require.EqualError(t, err, c.want)
+		})
+	}
+}
+
+// Normalize, which the API and the environment seed both go through,
+// refuses such a base URL under its field.
+func TestNormalizeRefusesAnEndpointPath(t *testing.T) {
+	t.Parallel()
+	_, err := providers.Spec{Name: "corp", Type: providers.OpenAI, Enabled: true, BaseURL: "https://llm.corp.example/v1/chat/completions", Keys: []string{"sk-1234567890"}}.Normalize()
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "base_url: must not end in the endpoint path chat/completions")
+	require.Contains(t, err.Error(), "use https://llm.corp.example/v1/")
+}

@@ -218,6 +218,8 @@ func (s Spec) Normalize() (Spec, error) {
 		u, err := NormalizeBaseURL(s.BaseURL)
 		if err != nil {
 			bad("base_url", "%v", err)
+		} else if err := EndpointPathError(s.Type, u); err != nil {
+			bad("base_url", "%v", err)
 		}
 		s.BaseURL = u
 	}

@@ -51,6 +51,7 @@ func (r record) view() Provider {
 	for i, k := range r.keys {
 		p.APIKeys[i] = Key{ID: k.row.ID, Masked: Mask(k.plain), CreatedAt: k.row.CreatedAt.UTC()}
 	}
+	p.State = state(p)
 	return p
 }
 

@@ -20,6 +20,8 @@ type Provider struct {
 	CreatedAt   time.Time     `json:"created_at"`
 	UpdatedAt   time.Time     `json:"updated_at"`
 	Warnings    []Warning     `json:"warnings,omitempty"` // see BaseURLWarnings
+	// State is ready, disabled, deleted or "broken: <why>" (see state).
+	State string `json:"state"`
 }
 
 // SettingsView is Settings plus whether credentials are stored; the

@@ -235,6 +235,16 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, in Input) (User
 	return toUser(u), err
 }
 
+// Any reports whether the deployment has a user yet: until it does, the
+// first `aigate login` creates the first owner.
+func (s *Service) Any(ctx context.Context) (bool, error) {
+	n, err := dbsqlc.New(s.db.Pool).UserCount(ctx)
+	if err != nil {
+		return false, fmt.Errorf("count users: %w", err)
+	}
+	return n > 0, nil
+}
+
 // List returns every user.
 func (s *Service) List(ctx context.Context) ([]User, error) {
 	rows, err := dbsqlc.New(s.db.Pool).UserList(ctx)
@@ -305,18 +315,35 @@ func (p Patch) empty() bool {
 // isActiveOwner reports whether u counts towards "at least one owner".
 func isActiveOwner(u dbsqlc.User) bool { return u.Role == dbsqlc.UserRoleOwner && !u.Suspended }
 
-// ensureAnotherOwner refuses a change that would leave no active owner:
-// nobody could manage the deployment any more.
-func ensureAnotherOwner(ctx context.Context, q *dbsqlc.Queries) error {
-	n, err := q.UserCountActiveOwners(ctx)
+// lockOwners locks every active owner's row, in id order, before the row
+// being changed is locked. Every change that could remove an owner starts
+// so, so they all take their row locks in one order: two owners demoting
+// each other at once queue on the first owner's row instead of deadlocking
+// (each holding its target and waiting for the other's), and the second
+// then sees the first's change. The locks hold until commit, so the owners
+// counted stay owners until this change is in.
+func lockOwners(ctx context.Context, q *dbsqlc.Queries) ([]uuid.UUID, error) {
+	ids, err := q.UserLockActiveOwners(ctx)
 	if err != nil {
-		return fmt.Errorf("count owners: %w", err)
+		return nil, fmt.Errorf("lock owners: %w", err)
 	}
-	if n <= 1 {
-		return apperr.Conflict("This is the last active owner; make another user owner first.")
-	}
-	return nil
+	return ids, nil
 }
+
+// ensureAnotherOwner refuses a change that takes u out of the active owners
+// (locked by lockOwners) when none would remain: nobody could manage the
+// deployment any more.
+func ensureAnotherOwner(owners []uuid.UUID, u dbsqlc.User) error {
+	for _, id := range owners {
+		if id != u.ID {
+			return nil
+		}
+	}
+	return apperr.Conflict("This is the last active owner; make another user owner first.")
+}
+
+// mayRemoveOwner reports whether p can take a user out of the active owners.
+func (p Patch) mayRemoveOwner() bool { return p.Role != nil || p.Suspended != nil }
 
 // Update applies p to the user ref.
 func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p Patch) (User, error) {
@@ -361,6 +388,13 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p P
 
 	u, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (dbsqlc.User, error) {
 		q := dbsqlc.New(tx)
+		var owners []uuid.UUID
+		if p.mayRemoveOwner() {
+			var err error
+			if owners, err = lockOwners(ctx, q); err != nil {
+				return dbsqlc.User{}, err
+			}
+		}
 		old, err := lookup(ctx, q, ref, true)
 		if err != nil {
 			return dbsqlc.User{}, err
@@ -382,7 +416,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p P
 			next.Suspended = *p.Suspended
 		}
 		if isActiveOwner(old) && !isActiveOwner(next) {
-			if err := ensureAnotherOwner(ctx, q); err != nil {
+			if err := ensureAnotherOwner(owners, old); err != nil {
 				return dbsqlc.User{}, err
 			}
 		}
@@ -414,12 +448,16 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p P
 func (s *Service) Delete(ctx context.Context, actor audit.Actor, ref string) error {
 	id, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (uuid.UUID, error) {
 		q := dbsqlc.New(tx)
+		owners, err := lockOwners(ctx, q)
+		if err != nil {
+			return uuid.Nil, err
+		}
 		old, err := lookup(ctx, q, ref, true)
 		if err != nil {
 			return uuid.Nil, err
 		}
 		if isActiveOwner(old) {
-			if err := ensureAnotherOwner(ctx, q); err != nil {
+			if err := ensureAnotherOwner(owners, old); err != nil {
 				return uuid.Nil, err
 			}
 		}

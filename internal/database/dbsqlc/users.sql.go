@@ -23,21 +23,6 @@ func (q *Queries) UserCount(ctx context.Context) (int64, error) {
 	return count, err
 }
 
-const userCountActiveOwners = `-- name: UserCountActiveOwners :one
-SELECT count(*) FROM (
-    SELECT id FROM users WHERE role = 'owner' AND NOT suspended FOR UPDATE
-) owners
-`
-
-// Locks the owner rows so two concurrent demotions cannot both see another
-// owner and leave none.
-func (q *Queries) UserCountActiveOwners(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, userCountActiveOwners)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
-}
-
 const userDelete = `-- name: UserDelete :execrows
 DELETE FROM users WHERE id = $1
 `
@@ -174,6 +159,34 @@ func (q *Queries) UserList(ctx context.Context) ([]User, error) {
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const userLockActiveOwners = `-- name: UserLockActiveOwners :many
+SELECT id FROM users WHERE role = 'owner' AND NOT suspended ORDER BY id FOR UPDATE
+`
+
+// Locks the active owners' rows in id order, so every change that could
+// remove an owner takes the same locks in the same order: two owners
+// demoting each other queue instead of deadlocking, and neither can see
+// the other as the owner who remains once the other's change commits.
+func (q *Queries) UserLockActiveOwners(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, userLockActiveOwners)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -28,9 +28,9 @@ RETURNING *;
 -- name: UserDelete :execrows
 DELETE FROM users WHERE id = sqlc.arg(id);
 
--- name: UserCountActiveOwners :one
--- Locks the owner rows so two concurrent demotions cannot both see another
--- owner and leave none.
-SELECT count(*) FROM (
-    SELECT id FROM users WHERE role = 'owner' AND NOT suspended FOR UPDATE
-) owners;
+-- name: UserLockActiveOwners :many
+-- Locks the active owners' rows in id order, so every change that could
+-- remove an owner takes the same locks in the same order: two owners
+-- demoting each other queue instead of deadlocking, and neither can see
+-- the other as the owner who remains once the other's change commits.
+SELECT id FROM users WHERE role = 'owner' AND NOT suspended ORDER BY id FOR UPDATE;
