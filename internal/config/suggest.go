@@ -27,7 +27,7 @@ func Suggest(unknown string, known []string) string {
 			continue
 		}
 		k := normalizeName(name)
-		if d := editDistance(u, k); d <= max(1, len(u)/3) && d*2 <= len(u) {
+		if d := EditDistance(u, k); d <= max(1, len(u)/3) && d*2 <= len(u) {
 			consider(name, d)
 			continue
 		}
@@ -56,7 +56,7 @@ func wordsWithin(u, k []string) (extra int, ok bool) {
 		}
 		found := false
 		for i, kw := range k {
-			if !used[i] && (kw == w || len(w) >= 4 && editDistance(w, kw) <= 1) {
+			if !used[i] && (kw == w || len(w) >= 4 && EditDistance(w, kw) <= 1) {
 				used[i], found = true, true
 				break
 			}
@@ -72,26 +72,33 @@ func normalizeName(s string) string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimLeft(s, "-")), "_", "-")
 }
 
-// editDistance is the Levenshtein distance between a and b, in bytes (names
-// are ASCII).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+// EditDistance is the optimal-string-alignment distance, in runes: insertions,
+// deletions, substitutions and transpositions of neighbours each cost 1,
+// so OPENIA is one edit from OPENAI. The one distance behind every "did you
+// mean" (flags, commands, environment variables).
+func EditDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(a); i++ {
+	for i := 1; i <= len(ra); i++ {
 		cur[0] = i
-		for j := 1; j <= len(b); j++ {
+		for j := 1; j <= len(rb); j++ {
 			cost := 1
-			if a[i-1] == b[j-1] {
+			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
-	return prev[len(b)]
+	return prev[len(rb)]
 }
 
 // FlagName is how a flag is written: -o for a one-letter flag, --name for

@@ -63,3 +63,22 @@ func TestFlagName(t *testing.T) {
 	require.Equal(t, "-o", config.FlagName("o"))
 	require.Equal(t, "--output", config.FlagName("output"))
 }
+func TestEditDistance(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"", "ABC", 3},
+		{"ABC", "", 3},
+		{"OPENIA", "OPENAI", 1}, // a transposition is one edit
+		{"BASEURL", "BASE_URL", 1},
+		{"KITTEN", "SITTING", 3},
+		{"CA", "ABC", 3}, // optimal string alignment: no edit of a transposed pair
+		{"ÄB", "AB", 1},  // runes, not bytes
+	} {
+		require.Equal(t, c.want, config.EditDistance(c.a, c.b), "%q %q", c.a, c.b)
+		require.Equal(t, c.want, config.EditDistance(c.b, c.a), "symmetric: %q %q", c.b, c.a)
+	}
+}

@@ -145,7 +145,7 @@ func (c strictChecker) suggest(name string) string {
 	sq, up := squash(name), strings.ToUpper(strings.TrimSpace(name))
 	best, bestSq, bestUp := "", 0, 0
 	for _, cand := range c.candidates(name) {
-		dSq, dUp := editDistance(sq, squash(cand)), editDistance(up, cand)
+		dSq, dUp := config.EditDistance(sq, squash(cand)), config.EditDistance(up, cand)
 		if best == "" || dSq < bestSq || dSq == bestSq && dUp < bestUp {
 			best, bestSq, bestUp = cand, dSq, dUp
 		}
@@ -157,34 +157,6 @@ func (c strictChecker) suggest(name string) string {
 		return ""
 	}
 	return best
-}
-
-// editDistance is the optimal-string-alignment distance: insertions,
-// deletions, substitutions and transpositions of neighbours each cost 1,
-// so OPENIA is one edit from OPENAI.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
 
 // providerScoped reports whether a name is under a provider's prefix:
