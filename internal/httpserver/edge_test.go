@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -309,6 +310,9 @@ func TestBodyDeadlineDoesNotCutStreams(t *testing.T) {
 			clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 			f, client := protoSetup(t, proto, httpserver.Options{Clock: clk, BodyTimeout: timeout})
 			proceed := make(chan struct{})
+			var once sync.Once
+			release := func() { once.Do(func() { close(proceed) }) }
+			t.Cleanup(release) // before the server's shutdown, should the test fail early
 			f.srv.Handle("POST /stream", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				b, err := io.ReadAll(r.Body)
 				require.NoError(t, err)
@@ -330,7 +334,7 @@ func TestBodyDeadlineDoesNotCutStreams(t *testing.T) {
 			require.False(t, ok, "the body's deadline was stopped when the body ended")
 
 			clk.Advance(10 * timeout)
-			close(proceed)
+			release()
 			rest, err := io.ReadAll(rd)
 			require.NoError(t, err)
 			require.Equal(t, "\ndata: context <nil>\n\n", string(rest))
