@@ -66,9 +66,11 @@ type proc struct {
 const testKeys = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 // cleanEnv keeps the machine's AIGATE_* variables out of the subprocess; a
-// later entry for the same variable wins.
+// later entry for the same variable wins. The metrics listener takes a free
+// port: test servers run side by side, and the default one is fixed.
 func cleanEnv(extra ...string) []string {
-	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "AIGATE_ENCRYPTION_KEYS=" + testKeys}, extra...)
+	return append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "AIGATE_ENCRYPTION_KEYS=" + testKeys,
+		"AIGATE_METRICS_ADDRESS=127.0.0.1:0"}, extra...)
 }
 
 // embeddedEnv runs without configured keys, as the default does.

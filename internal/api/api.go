@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -156,7 +155,7 @@ func (a *API) wrap(rt route) http.Handler {
 	pathNames := wildcards(rt.pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := audit.WithMeta(r.Context(), audit.Meta{
-			RequestID: httpserver.RequestID(r.Context()), IP: clientIP(r), UserAgent: recordable(r.UserAgent(), maxUserAgent),
+			RequestID: httpserver.RequestID(r.Context()), IP: httpserver.ClientIP(r.Context()), UserAgent: recordable(r.UserAgent(), maxUserAgent),
 			StatusCode: rt.status,
 		})
 		r = r.WithContext(ctx)
@@ -225,16 +224,6 @@ func (a *API) authenticate(r *http.Request) (auth.Principal, error) {
 	}
 }
 
-// clientIP is the peer address. X-Forwarded-For is not trusted: aigate does
-// not know which proxies are in front of it.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 var kindStatus = map[apperr.Kind]int{
 	apperr.KindInvalid:      http.StatusBadRequest,
 	apperr.KindUnauthorized: http.StatusUnauthorized,
@@ -256,6 +245,10 @@ func (a *API) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
 		}
 		httpserver.WriteError(w, r, kindStatus[e.Kind], e.Message, "", vs...)
+		return
+	}
+	if errors.Is(err, httpserver.ErrBodyTimeout) {
+		httpserver.WriteBodyTimeout(w, r, err)
 		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aigate/aigate/internal/apperr"
+	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/providers"
 )
 
@@ -53,6 +54,9 @@ var decodedInto func(pattern string, t reflect.Type)
 // field name is reported rather than silently ignored.
 func decode(r *http.Request, v any) error {
 	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if errors.Is(err, httpserver.ErrBodyTimeout) {
+		return err
+	}
 	if err != nil {
 		// Most often the client went away; nothing on our side to log.
 		return bodyInvalid("could not be read in full")

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/internal/auth"
+	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/users"
 )
 
@@ -35,7 +36,7 @@ func (a *API) login(r *http.Request, _ *auth.Principal) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	u, token, err := a.users.Login(r.Context(), in.Email, in.Password, clientIP(r))
+	u, token, err := a.users.Login(r.Context(), in.Email, in.Password, httpserver.ClientIP(r.Context()))
 	if err != nil {
 		return nil, err
 	}

@@ -51,7 +51,7 @@ func TestServerInProcess(t *testing.T) {
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		done <- cli.Main(ctx, []string{"server", "--http-address", "127.0.0.1:0", "--log-format", "json"},
+		done <- cli.Main(ctx, []string{"server", "--http-address", "127.0.0.1:0", "--metrics-address", "127.0.0.1:0", "--log-format", "json"},
 			cli.IO{Stdout: &stdout, Stderr: logs, Getenv: env(map[string]string{"AIGATE_POSTGRES_URL": url, "AIGATE_ENCRYPTION_KEYS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="})})
 	}()
 	addr := waitFor(t, logs, "aigate ready", exited)["address"].(string)

@@ -180,3 +180,49 @@ func TestSwitchesAndInterspersedFlags(t *testing.T) {
 	require.Contains(t, out.String(), "  --on\n")
 	require.Contains(t, out.String(), "  --user USER\n")
 }
+
+// The network edge's options: metrics off with "" or off (off also from the
+// environment, where "" means unset), TLS paths made absolute, trusted
+// proxies as CIDRs or addresses, and an invalid entry named.
+func TestEdgeOptions(t *testing.T) {
+	t.Parallel()
+	var cfg config.Server
+	_, err := serverSet(&cfg).Parse(nil, env(nil), nil)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9464", cfg.MetricsAddress)
+	require.Empty(t, cfg.TrustedProxies)
+	require.Empty(t, cfg.TLSCertFile)
+	require.Equal(t, 10*time.Second, cfg.HTTPHeaderTimeout)
+	require.Equal(t, 2*time.Minute, cfg.HTTPBodyTimeout)
+	require.Equal(t, 2*time.Minute, cfg.HTTPIdleTimeout)
+
+	cfg = config.Server{}
+	_, err = serverSet(&cfg).Parse([]string{"--metrics-address", "", "--tls-cert-file", "c.pem", "--tls-key-file", "k.pem",
+		"--trusted-proxies", "10.0.0.0/8, 192.168.1.7,2001:db8::/32,10.1.2.3/16", "--http-body-timeout", "45s"}, env(nil), nil)
+	require.NoError(t, err)
+	require.Empty(t, cfg.MetricsAddress)
+	require.True(t, filepath.IsAbs(cfg.TLSCertFile) && strings.HasSuffix(cfg.TLSCertFile, "c.pem"), cfg.TLSCertFile)
+	require.True(t, filepath.IsAbs(cfg.TLSKeyFile))
+	var got []string
+	for _, p := range cfg.TrustedProxies {
+		got = append(got, p.String())
+	}
+	require.Equal(t, []string{"10.0.0.0/8", "192.168.1.7/32", "2001:db8::/32", "10.1.0.0/16"}, got)
+	require.Equal(t, 45*time.Second, cfg.HTTPBodyTimeout)
+
+	cfg = config.Server{}
+	_, err = serverSet(&cfg).Parse(nil, env(map[string]string{"AIGATE_METRICS_ADDRESS": "off", "AIGATE_TRUSTED_PROXIES": "127.0.0.1/32"}), nil)
+	require.NoError(t, err)
+	require.Empty(t, cfg.MetricsAddress)
+	require.Len(t, cfg.TrustedProxies, 1)
+
+	_, err = serverSet(&config.Server{}).Parse([]string{"--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"}, env(nil), nil)
+	require.ErrorContains(t, err, `entry 2, "10.0.0.0/33", is not a CIDR`)
+	require.ErrorContains(t, err, "--trusted-proxies (AIGATE_TRUSTED_PROXIES)")
+	_, err = serverSet(&config.Server{}).Parse(nil, env(map[string]string{"AIGATE_TRUSTED_PROXIES": "lb.internal"}), nil)
+	require.ErrorContains(t, err, `entry 1, "lb.internal", is not a CIDR`)
+	_, err = serverSet(&config.Server{}).Parse([]string{"--metrics-address", "9464"}, env(nil), nil)
+	require.ErrorContains(t, err, "--metrics-address (AIGATE_METRICS_ADDRESS)")
+	_, err = serverSet(&config.Server{}).Parse([]string{"--http-idle-timeout", "0s"}, env(nil), nil)
+	require.ErrorContains(t, err, "must be positive")
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,16 @@ type Logging struct {
 type Server struct {
 	HTTPAddress     string
 	ShutdownTimeout time.Duration
+	// MetricsAddress is the private /metrics listener; "" turns it off.
+	MetricsAddress string
+	// TLSCertFile and TLSKeyFile, both or neither, serve HTTPS.
+	TLSCertFile, TLSKeyFile string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// HTTPHeaderTimeout, HTTPBodyTimeout and HTTPIdleTimeout bound reading
+	// a request's headers, reading its whole body, and an idle keep-alive
+	// connection.
+	HTTPHeaderTimeout, HTTPBodyTimeout, HTTPIdleTimeout time.Duration
 	// EncryptionKeys is the raw key list; the encryption package parses it.
 	EncryptionKeys string
 	// RecordPrompts stores each intercepted request body with its
@@ -58,9 +69,60 @@ func ServerOptions(c *Server) []*Option {
 	opts := []*Option{
 		{
 			Flag: "http-address", Arg: "ADDR", Env: "AIGATE_HTTP_ADDRESS", Default: "127.0.0.1:8080",
-			Description: "Address the admin API, gateway, dashboard and metrics listen on.",
+			Description: "Address the admin API, gateway and dashboard listen on.",
 			Expect:      "host:port (port 0 picks a free port)",
 			Set:         hostPort(&c.HTTPAddress),
+		},
+		{
+			Flag: "metrics-address", Arg: "ADDR", Env: "AIGATE_METRICS_ADDRESS", Default: "127.0.0.1:9464",
+			Description: "Address of the private listener that serves Prometheus metrics on /metrics (plain HTTP, no authentication: keep it off the public network); empty or off turns it off (an empty environment variable counts as unset, so use off there). The public listener never serves /metrics.",
+			Expect:      "host:port (port 0 picks a free port), empty, or off",
+			Set: func(v string) error {
+				if v == "" || v == "off" {
+					c.MetricsAddress = ""
+					return nil
+				}
+				return hostPort(&c.MetricsAddress)(v)
+			},
+		},
+		{
+			Flag: "tls-cert-file", Arg: "FILE", Env: "AIGATE_TLS_CERT_FILE", Default: "",
+			DefaultText: "empty: plain HTTP",
+			Description: "PEM certificate chain to serve HTTPS (HTTP/2 and HTTP/1.1) with; needs --tls-key-file. Re-read when the file changes, so a renewed certificate needs no restart.",
+			Expect:      "a file path",
+			Set:         filePath(&c.TLSCertFile),
+		},
+		{
+			Flag: "tls-key-file", Arg: "FILE", Env: "AIGATE_TLS_KEY_FILE", Default: "",
+			DefaultText: "empty: plain HTTP",
+			Description: "PEM private key of --tls-cert-file. Re-read with the certificate.",
+			Expect:      "a file path",
+			Set:         filePath(&c.TLSKeyFile),
+		},
+		{
+			Flag: "trusted-proxies", Arg: "CIDRS", Env: "AIGATE_TRUSTED_PROXIES", Default: "",
+			DefaultText: "empty: the client IP is the connection's peer",
+			Description: "Load balancers and proxies whose X-Forwarded-For header is believed. The client IP (audit entries, logs, the login throttle) is then the right-most X-Forwarded-For address that is not itself a trusted proxy; from any other peer the header is ignored.",
+			Expect:      "comma-separated CIDRs or IP addresses, such as 10.0.0.0/8,192.168.1.7",
+			Set:         prefixes(&c.TrustedProxies),
+		},
+		{
+			Flag: "http-header-timeout", Arg: "DURATION", Env: "AIGATE_HTTP_HEADER_TIMEOUT", Default: "10s",
+			Description: "How long a client may take to send a request's headers.",
+			Expect:      "a duration such as 10s",
+			Set:         duration(&c.HTTPHeaderTimeout),
+		},
+		{
+			Flag: "http-body-timeout", Arg: "DURATION", Env: "AIGATE_HTTP_BODY_TIMEOUT", Default: "2m",
+			Description: "How long a client may take to send a whole request body, counted from the end of its headers; a slower body is refused with 408 and is never forwarded. Responses (streams included) are not limited by it.",
+			Expect:      "a duration such as 30s or 2m",
+			Set:         duration(&c.HTTPBodyTimeout),
+		},
+		{
+			Flag: "http-idle-timeout", Arg: "DURATION", Env: "AIGATE_HTTP_IDLE_TIMEOUT", Default: "2m",
+			Description: "How long an idle keep-alive connection is kept open. Keep it above the load balancer's own idle timeout.",
+			Expect:      "a duration such as 60s or 2m",
+			Set:         duration(&c.HTTPIdleTimeout),
 		},
 		{
 			Flag: "shutdown-timeout", Arg: "DURATION", Env: "AIGATE_SHUTDOWN_TIMEOUT", Default: "30s",
@@ -221,6 +283,49 @@ func DefaultDataDir() string {
 
 func plain(p *string) func(string) error {
 	return func(v string) error { *p = v; return nil }
+}
+
+// filePath reads an optional file path, made absolute so a later chdir or a
+// log line names the same file.
+func filePath(p *string) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			*p = ""
+			return nil
+		}
+		abs, err := filepath.Abs(v)
+		if err != nil {
+			return fmt.Errorf("cannot resolve path: %w", err)
+		}
+		*p = abs
+		return nil
+	}
+}
+
+// prefixes reads comma-separated CIDRs; a bare IP address is the prefix of
+// that one address. An error names the entry that is wrong.
+func prefixes(p *[]netip.Prefix) func(string) error {
+	return func(v string) error {
+		var out []netip.Prefix
+		for i, entry := range strings.Split(v, ",") {
+			entry = strings.TrimSpace(entry)
+			if entry == "" {
+				continue
+			}
+			if pr, err := netip.ParsePrefix(entry); err == nil {
+				out = append(out, pr.Masked())
+				continue
+			}
+			if addr, err := netip.ParseAddr(entry); err == nil && addr.Zone() == "" {
+				addr = addr.Unmap()
+				out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
+				continue
+			}
+			return fmt.Errorf("entry %d, %q, is not a CIDR such as 10.0.0.0/8 or an IP address such as 10.1.2.3", i+1, entry)
+		}
+		*p = out
+		return nil
+	}
 }
 
 func dirPath(p *string) func(string) error {

@@ -150,6 +150,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.reject(w, r, sh, p.name, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", g.maxBody))
 			return
 		}
+		if errors.Is(err, httpserver.ErrBodyTimeout) {
+			// What arrived is not forwarded: it is not the request.
+			g.reject(w, r, sh, p.name, http.StatusRequestTimeout, err.Error())
+			return
+		}
 		g.reject(w, r, sh, p.name, http.StatusBadRequest, "could not read the request body")
 		return
 	}

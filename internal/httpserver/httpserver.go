@@ -1,23 +1,32 @@
-// Package httpserver owns aigate's single HTTP listener: the route table,
-// request IDs, access logging, panic recovery, request metrics, the JSON error
-// shape, and the /healthz, /readyz and /metrics endpoints. The admin API, the
-// gateway and the dashboard mount their handlers on it.
+// Package httpserver owns aigate's network edge: the public listener (plain
+// HTTP, or HTTPS with HTTP/2 and certificates reloaded when their files
+// change) with its route table, request IDs, the client IP (X-Forwarded-For
+// from trusted proxies only), the header, body and idle timeouts, access
+// logging, panic recovery, request metrics, the JSON error shape and
+// /healthz and /readyz; and the private listener that serves /metrics. The
+// admin API, the gateway and the dashboard mount their handlers on the
+// public one.
 package httpserver
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/aigate/aigate/internal/clock"
 )
 
 // ReadyCheck is one condition /readyz requires, such as "database reachable".
@@ -36,12 +45,53 @@ const readyCheckTimeout = 2 * time.Second
 // bound only keeps one that ignores its context from holding the process.
 const handlerExitTimeout = 5 * time.Second
 
-// Server is the HTTP server.
+// Defaults of the Options timeouts, as `aigate server` has them.
+const (
+	DefaultHeaderTimeout = 10 * time.Second
+	DefaultBodyTimeout   = 2 * time.Minute
+	DefaultIdleTimeout   = 2 * time.Minute
+)
+
+// Options are the listener's settings; a zero value takes its default.
+type Options struct {
+	// HeaderTimeout bounds reading a request's headers.
+	HeaderTimeout time.Duration
+	// BodyTimeout bounds reading a request's whole body, from the end of
+	// its headers; see deadlineBody. Responses have no deadline: a stream
+	// may last as long as its upstream does.
+	BodyTimeout time.Duration
+	// IdleTimeout bounds an idle keep-alive connection.
+	IdleTimeout time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// CertFile and KeyFile, both or neither, make the listener HTTPS.
+	CertFile, KeyFile string
+	// Clock runs the body deadline's timer (TimerBody); nil is the real one.
+	Clock clock.Clock
+}
+
+func (o Options) withDefaults() Options {
+	if o.HeaderTimeout <= 0 {
+		o.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	o.Clock = clock.Or(o.Clock)
+	return o
+}
+
+// Server is the public HTTP server.
 type Server struct {
 	logger  *slog.Logger
+	opts    Options
 	mux     *http.ServeMux
 	srv     *http.Server
 	ln      net.Listener
+	cert    *certificate // nil for plain HTTP
 	ready   atomic.Bool
 	checks  []ReadyCheck
 	metrics *httpMetrics
@@ -52,24 +102,69 @@ type Server struct {
 	handlers running
 }
 
-// New builds a server whose metrics go to reg. /readyz answers 503 until
-// SetReady(true), and then only while every check passes.
-func New(logger *slog.Logger, reg *prometheus.Registry, checks []ReadyCheck) *Server {
-	s := &Server{logger: logger, mux: http.NewServeMux(), checks: checks, metrics: newHTTPMetrics(reg)}
+// New builds a server whose request metrics go to reg (served by a
+// MetricsServer, never here). /readyz answers 503 until SetReady(true), and
+// then only while every check passes. It fails when the TLS files are
+// incomplete or do not load.
+func New(logger *slog.Logger, reg prometheus.Registerer, checks []ReadyCheck, opts Options) (*Server, error) {
+	opts = opts.withDefaults()
+	cert, err := loadCertificate(opts.CertFile, opts.KeyFile, logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{logger: logger, opts: opts, mux: http.NewServeMux(), cert: cert, checks: checks, metrics: newHTTPMetrics(reg)}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, r, http.StatusNotFound, "Not found.", fmt.Sprintf("No route for %s %s.", r.Method, r.URL.Path))
+	s.mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, http.StatusNotFound, "Not found.", "Metrics are served on the private --metrics-address listener, not here.")
 	})
+	s.mux.HandleFunc("/", s.handleUnrouted)
 	s.srv = &http.Server{
 		Handler:           s.middleware(s.mux),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: opts.HeaderTimeout,
+		IdleTimeout:       opts.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	return s
+	if cert != nil {
+		// HTTP/2 and HTTP/1.1 are offered by ALPN (ServeTLS adds them).
+		s.srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cert.get}
+	}
+	return s, nil
+}
+
+// TLS reports whether the server serves HTTPS.
+func (s *Server) TLS() bool { return s.cert != nil }
+
+// methods are those a route may be registered for; the 405 answer lists
+// the ones a path has.
+var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// handleUnrouted answers what no route took. http.ServeMux would answer a
+// known path with the wrong method 405 itself, but the catch-all "/" route
+// takes those requests first; so the other methods are tried here, and a
+// path some method serves gets 405 with Allow, in the API's error shape.
+func (s *Server) handleUnrouted(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range methods {
+		if m == r.Method {
+			continue
+		}
+		probe := r.WithContext(r.Context()) // a shallow copy to change the method of
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
+		WriteError(w, r, http.StatusNotFound, "Not found.", fmt.Sprintf("No route for %s %s.", r.Method, r.URL.Path))
+		return
+	}
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	WriteError(w, r, http.StatusMethodNotAllowed, "Method not allowed.",
+		fmt.Sprintf("%s does not answer %s; it answers %s.", r.URL.Path, r.Method, strings.Join(allow, ", ")))
 }
 
 // Handle mounts a handler, with a Go method pattern such as "GET /api/v1/users".
@@ -91,7 +186,13 @@ func (s *Server) Listen(addr string) (net.Addr, error) {
 
 // Serve serves until Shutdown. It returns nil after a clean shutdown.
 func (s *Server) Serve() error {
-	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var err error
+	if s.cert != nil {
+		err = s.srv.ServeTLS(s.ln, "", "")
+	} else {
+		err = s.srv.Serve(s.ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve http: %w", err)
 	}
 	return nil

@@ -28,17 +28,21 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type fixture struct {
 	base string
 	srv  *httpserver.Server
+	reg  *prometheus.Registry
 	logs *testlog.Buffer
 	fail *atomic.Bool
 }
 
 // setup runs a real server on a loopback port with one readiness check that
 // the test can make fail.
-func setup(t *testing.T) *fixture {
+func setup(t *testing.T) *fixture { return setupWith(t, httpserver.Options{}) }
+
+// setupWith is setup with the server's options.
+func setupWith(t *testing.T, opts httpserver.Options) *fixture {
 	t.Helper()
-	f := &fixture{logs: &testlog.Buffer{}, fail: &atomic.Bool{}}
+	f := &fixture{logs: &testlog.Buffer{}, fail: &atomic.Bool{}, reg: prometheus.NewRegistry()}
 	logger := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f.srv = httpserver.New(logger, prometheus.NewRegistry(), []httpserver.ReadyCheck{{
+	srv, err := httpserver.New(logger, f.reg, []httpserver.ReadyCheck{{
 		Name: "database",
 		Check: func(context.Context) error {
 			if f.fail.Load() {
@@ -46,7 +50,9 @@ func setup(t *testing.T) *fixture {
 			}
 			return nil
 		},
-	}})
+	}}, opts)
+	require.NoError(t, err)
+	f.srv = srv
 	f.srv.Handle("GET /boom", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret internal detail") }))
 	f.srv.Handle("GET /echo-id", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, httpserver.RequestID(r.Context()))
@@ -54,6 +60,9 @@ func setup(t *testing.T) *fixture {
 	addr, err := f.srv.Listen("127.0.0.1:0")
 	require.NoError(t, err)
 	f.base = "http://" + addr.String()
+	if f.srv.TLS() {
+		f.base = "https://" + addr.String()
+	}
 	done := make(chan error)
 	go func() { done <- f.srv.Serve() }()
 	t.Cleanup(func() {
@@ -133,15 +142,42 @@ func TestErrorsAreJSONWithoutInternals(t *testing.T) {
 	require.Contains(t, f.logs.String(), "request_id="+resp.Header.Get("X-Request-Id"))
 }
 
-func TestMetrics(t *testing.T) {
+// Acceptance 3 of issue 15: metrics are served on their own listener only;
+// /metrics on the public one is a 404 that says where they are.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	get(t, f.base+"/healthz")
 	get(t, f.base+"/nope")
-	_, body := get(t, f.base+"/metrics")
+	resp, body := get(t, f.base+"/metrics")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	var e httpserver.ErrorBody
+	require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+	require.Contains(t, e.Detail, "--metrics-address")
+	require.NotContains(t, body, "aigate_http_requests_total")
+
+	ms := httpserver.NewMetricsServer(slog.New(slog.DiscardHandler), f.reg, httpserver.Options{})
+	addr, err := ms.Listen("127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- ms.Serve() }()
+	t.Cleanup(func() {
+		require.NoError(t, ms.Shutdown(context.Background()))
+		require.NoError(t, <-served)
+	})
+	metricsBase := "http://" + addr.String()
+	resp, body = get(t, metricsBase+"/metrics")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, body, `aigate_http_requests_total{code="200",method="GET",route="GET /healthz"} 1`)
 	require.Contains(t, body, `aigate_http_requests_total{code="404",method="GET",route="/"} 1`)
+	require.Contains(t, body, `aigate_http_requests_total{code="404",method="GET",route="/metrics"} 1`)
 	require.True(t, strings.Contains(body, "aigate_http_request_duration_seconds_bucket"))
+
+	resp, _ = get(t, metricsBase+"/healthz")
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "the metrics listener serves metrics only")
+
+	_, err = httpserver.NewMetricsServer(slog.New(slog.DiscardHandler), f.reg, httpserver.Options{}).Listen(addr.String())
+	require.ErrorContains(t, err, "--metrics-address (AIGATE_METRICS_ADDRESS)", "a taken port names the option")
 }
 
 // When the shutdown timeout cuts requests, Shutdown returns only after their
@@ -150,7 +186,8 @@ func TestMetrics(t *testing.T) {
 func TestShutdownWaitsForCutHandlers(t *testing.T) {
 	t.Parallel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httpserver.New(logger, prometheus.NewRegistry(), nil)
+	srv, err := httpserver.New(logger, prometheus.NewRegistry(), nil, httpserver.Options{})
+	require.NoError(t, err)
 	const n = 8
 	started := make(chan struct{}, n)
 	var finished atomic.Int32

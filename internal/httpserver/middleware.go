@@ -15,7 +15,10 @@ import (
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	clientIPKey
+)
 
 // RequestIDHeader carries the request ID in both directions.
 const RequestIDHeader = "X-Request-Id"
@@ -114,8 +117,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		ip := clientIP(r, s.opts.TrustedProxies)
+		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, ip)
+		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
+		if r.Body != nil && r.Body != http.NoBody {
+			body := newDeadlineBody(r.Body, http.NewResponseController(w), s.opts.Clock, s.opts.BodyTimeout)
+			defer body.end()
+			r.Body = body
+		}
 
 		defer func() {
 			if p := recover(); p != nil {
@@ -139,11 +149,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 			s.metrics.duration.WithLabelValues(route, r.Method).Observe(elapsed.Seconds())
 			level := slog.LevelInfo
-			if route == "GET /healthz" || route == "GET /readyz" || route == "GET /metrics" {
+			if route == "GET /healthz" || route == "GET /readyz" {
 				level = slog.LevelDebug // probes would drown everything else
 			}
 			s.logger.Log(r.Context(), level, "http request", "request_id", id, "method", r.Method, "path", r.URL.Path,
-				"route", route, "status", status, "bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(), "remote_addr", r.RemoteAddr)
+				"route", route, "status", status, "bytes", rec.bytes, "duration_ms", elapsed.Milliseconds(),
+				"client_ip", ip, "remote_addr", r.RemoteAddr)
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -12,18 +12,19 @@
 // included, skipping what never started:
 //
 //	Start                                        Stop
-//	 1 listen (/healthz answers; /readyz 503)     1 http: /readyz 503, stop accepting, drain
-//	 2 database (embedded PostgreSQL first)         requests and streams (--shutdown-timeout),
-//	 3 keyring                                      cut the rest, wait for their handlers
-//	 4 migrations (under their lock)              2 reloader
-//	 5 keys check                                 3 pubsub (the LISTEN connection)
-//	 6 deployment setup                           4 recorder (final flush of the records)
-//	 7 replica row and heartbeat                  5 usage (last counter flush; snapshots,
+//	 1 listen (/healthz answers; /readyz 503;     1 http: /readyz 503, stop accepting, drain
+//	   the private metrics listener too)            requests and streams (--shutdown-timeout),
+//	 2 database (embedded PostgreSQL first)         cut the rest, wait for their handlers
+//	 3 keyring                                    2 metrics listener
+//	 4 migrations (under their lock)              3 reloader
+//	 5 keys check                                 4 pubsub (the LISTEN connection)
+//	 6 deployment setup                           5 recorder (final flush of the records)
+//	 7 replica row and heartbeat                  6 usage (last counter flush; snapshots,
 //	 8 provider seed (under its lock)               rollups, retention)
-//	 9 pubsub: LISTEN ai_providers_changed        6 heartbeat, replica row marked stopped
-//	10 providers: first snapshot, reload loop     7 database: the pool, then the embedded
+//	 9 pubsub: LISTEN ai_providers_changed        7 heartbeat, replica row marked stopped
+//	10 providers: first snapshot, reload loop     8 database: the pool, then the embedded
 //	11 recorder                                     PostgreSQL
-//	12 usage: counters, flush, snapshots,         8 upstream connections
+//	12 usage: counters, flush, snapshots,         9 upstream connections
 //	   rollups, retention (its first run now:
 //	   today's partitions before any record)
 //	13 routes: admin API and gateway

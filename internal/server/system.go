@@ -77,6 +77,11 @@ type System struct {
 	addr      net.Addr
 	serveDone chan struct{} // closed when Serve returns
 	serveErr  error         // set before serveDone is closed
+	// metrics is the private /metrics listener; nil when turned off.
+	metrics     *httpserver.MetricsServer
+	metricsAddr net.Addr
+	metricsDone chan struct{} // closed when its Serve returns
+	metricsErr  error         // set before metricsDone is closed
 
 	opened    *dbopen.Opened
 	keyring   *encryption.Keyring
@@ -146,7 +151,7 @@ func New(cfg config.Server, deps Deps) (*System, error) {
 	}
 	s := &System{
 		cfg: cfg, deps: deps, clock: clock.Or(deps.Clock), replicaID: uuid.New(), reg: deps.Registry, env: env,
-		serveDone: make(chan struct{}), failed: make(chan error, 1), stopping: make(chan struct{}),
+		serveDone: make(chan struct{}), metricsDone: make(chan struct{}), failed: make(chan error, 1), stopping: make(chan struct{}),
 	}
 	logger := deps.Logger
 	if logger == nil {
@@ -167,7 +172,7 @@ func New(cfg config.Server, deps Deps) (*System, error) {
 		s.transport = s.ownTrans
 	}
 	// /readyz runs these only after SetReady(true), when every part exists.
-	s.http = httpserver.New(s.logger.With("component", "http"), s.reg, []httpserver.ReadyCheck{
+	s.http, err = httpserver.New(s.logger.With("component", "http"), s.reg, []httpserver.ReadyCheck{
 		{Name: "database", Check: func(ctx context.Context) error { return s.opened.DB.Pool.Ping(ctx) }},
 		{Name: "migrations", Check: func(ctx context.Context) error { return s.migrator.CheckCurrent(ctx) }},
 		{Name: "providers", Check: func(context.Context) error {
@@ -176,8 +181,22 @@ func New(cfg config.Server, deps Deps) (*System, error) {
 			}
 			return nil
 		}},
-	})
+	}, s.httpOptions())
+	if err != nil {
+		return nil, err
+	}
+	if cfg.MetricsAddress != "" {
+		s.metrics = httpserver.NewMetricsServer(s.logger.With("component", "metrics"), s.reg, s.httpOptions())
+	}
 	return s, nil
+}
+
+// httpOptions are the listeners' settings from the configuration.
+func (s *System) httpOptions() httpserver.Options {
+	return httpserver.Options{
+		HeaderTimeout: s.cfg.HTTPHeaderTimeout, BodyTimeout: s.cfg.HTTPBodyTimeout, IdleTimeout: s.cfg.HTTPIdleTimeout,
+		TrustedProxies: s.cfg.TrustedProxies, CertFile: s.cfg.TLSCertFile, KeyFile: s.cfg.TLSKeyFile, Clock: s.clock,
+	}
 }
 
 // steps are the startup steps, in order.
@@ -213,7 +232,21 @@ func (s *System) listen(context.Context) error {
 		s.serveErr = s.http.Serve()
 		close(s.serveDone)
 	}()
-	s.logger.Info("http server listening", "address", addr.String())
+	s.logger.Info("http server listening", "address", addr.String(), "tls", s.http.TLS(), "trusted_proxies", len(s.cfg.TrustedProxies))
+	if s.metrics == nil {
+		s.logger.Info("metrics listener off (--metrics-address is empty)")
+		return nil
+	}
+	maddr, err := s.metrics.Listen(s.cfg.MetricsAddress)
+	if err != nil {
+		return err
+	}
+	s.metricsAddr = maddr
+	go func() {
+		s.metricsErr = s.metrics.Serve()
+		close(s.metricsDone)
+	}()
+	s.logger.Info("metrics listening", "address", maddr.String(), "path", "/metrics")
 	return nil
 }
 
@@ -437,6 +470,8 @@ func (s *System) watch() {
 			return
 		case <-s.serveDone:
 			err = fmt.Errorf("http server stopped unexpectedly: %w", s.serveErr)
+		case <-s.metricsDone:
+			err = fmt.Errorf("metrics listener stopped unexpectedly: %w", s.metricsErr)
 		case <-s.opened.Died:
 			err = errors.New("embedded PostgreSQL exited unexpectedly; its last log lines are above")
 		}
@@ -469,6 +504,14 @@ func (s *System) stop(ctx context.Context) error {
 		cancel()
 		<-s.serveDone
 		errs = append(errs, s.stopped("http", errors.Join(err, s.serveErr)))
+	}
+	if s.metricsAddr != nil {
+		// After the HTTP drain, so a scrape during it still answers.
+		metricsCtx, cancel := context.WithTimeout(ctx, metricsStopTimeout)
+		err := s.metrics.Shutdown(metricsCtx)
+		cancel()
+		<-s.metricsDone
+		errs = append(errs, s.stopped("metrics", errors.Join(err, s.metricsErr)))
 	}
 	if s.reloading.stop() {
 		s.reloader.Close()
@@ -507,6 +550,10 @@ func (s *System) stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// metricsStopTimeout bounds a scrape in progress when the metrics listener
+// stops.
+const metricsStopTimeout = 5 * time.Second
+
 // deregisterTimeout bounds marking the replica row stopped.
 const deregisterTimeout = 5 * time.Second
 
@@ -522,6 +569,13 @@ func (s *System) stopped(part string, err error) error {
 
 // Addr is the HTTP listener's address, once Start has listened.
 func (s *System) Addr() net.Addr { return s.addr }
+
+// MetricsAddr is the metrics listener's address, once Start has listened;
+// nil when --metrics-address is empty.
+func (s *System) MetricsAddr() net.Addr { return s.metricsAddr }
+
+// TLS reports whether the HTTP listener serves HTTPS.
+func (s *System) TLS() bool { return s.http.TLS() }
 
 // DB is the System's database handle, once Start has opened it.
 func (s *System) DB() *database.DB { return s.opened.DB }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -46,6 +47,8 @@ type Options struct {
 	ReloadInterval time.Duration
 	// ShutdownTimeout is --shutdown-timeout; 30 s by default.
 	ShutdownTimeout time.Duration
+	// TrustedProxies is --trusted-proxies.
+	TrustedProxies []netip.Prefix
 }
 
 // Replica is a started System.
@@ -53,6 +56,8 @@ type Replica struct {
 	*server.System
 	// URL is the replica's base URL, "http://127.0.0.1:PORT".
 	URL string
+	// MetricsURL is its metrics listener's base URL; /metrics is there.
+	MetricsURL string
 	// DatabaseURL is the database it runs on.
 	DatabaseURL string
 	// Logs holds everything it logged, as text, debug level up.
@@ -70,6 +75,8 @@ func Start(t testing.TB, o Options) *Replica {
 	}
 	cfg := config.Server{
 		HTTPAddress:            "127.0.0.1:0",
+		MetricsAddress:         "127.0.0.1:0",
+		TrustedProxies:         o.TrustedProxies,
 		ShutdownTimeout:        or(o.ShutdownTimeout, 30*time.Second),
 		EncryptionKeys:         EncryptionKeys,
 		RecordPrompts:          o.RecordPrompts,
@@ -88,6 +95,7 @@ func Start(t testing.TB, o Options) *Replica {
 	}
 	r.System = sys
 	r.URL = "http://" + sys.Addr().String()
+	r.MetricsURL = "http://" + sys.MetricsAddr().String()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
