@@ -127,11 +127,13 @@ func TestTLS(t *testing.T) {
 	require.ErrorContains(t, err, "--tls-key-file (AIGATE_TLS_KEY_FILE) is set but --tls-cert-file (AIGATE_TLS_CERT_FILE) is not")
 
 	cfg.TLSCertFile, cfg.MetricsAddress = certFile, "127.0.0.1:0"
-	sys, err := server.New(cfg, server.Deps{Registry: prometheus.NewRegistry()})
+	logs := &testlog.Buffer{}
+	sys, err := server.New(cfg, server.Deps{Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	require.NoError(t, err)
 	require.NoError(t, sys.Start(context.Background()))
 	t.Cleanup(func() { require.NoError(t, sys.Stop(context.Background())) })
 	require.True(t, sys.TLS())
+	require.Contains(t, logs.String(), "aigate login https://"+sys.Addr().String(), "the first-owner hint names the scheme served")
 
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)

@@ -442,22 +442,26 @@ func (s *System) ready(ctx context.Context) error {
 	if hasUsers, err := s.users.Any(ctx); err != nil {
 		s.logger.Warn("could not count users", "error", err)
 	} else if !hasUsers {
-		s.logger.Info("no users yet: create the first owner with `aigate login " + loginURL(s.addr) + "`, which asks for an email and a password")
+		s.logger.Info("no users yet: create the first owner with `aigate login " + loginURL(s.addr, s.http.TLS()) + "`, which asks for an email and a password")
 	}
 	return nil
 }
 
 // loginURL is a URL of this server for the first-owner hint: on a wildcard
 // address, the loopback one, which works from the server's own host.
-func loginURL(addr net.Addr) string {
+func loginURL(addr net.Addr, tls bool) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return "http://" + addr.String()
+		return scheme + addr.String()
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // watch reports, once, a failure that happens on its own after Start: the
