@@ -396,8 +396,9 @@ func (s *System) mountRoutes(context.Context) error {
 	api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now).Mount(s.http)
 	gateway.New(gateway.Config{
 		Auth: s.authn, Snapshots: s.reloader, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
-		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Now: s.clock.Now,
-		Usage: s.counters,
+		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Clock: s.clock,
+		Usage: s.counters, ResponseHeaderTimeout: s.cfg.UpstreamResponseHeaderTimeout, IdleTimeout: s.cfg.UpstreamIdleTimeout,
+		MaxEventBytes: s.cfg.MaxSSEEventSize,
 	}).Mount(s.http)
 	return nil
 }
