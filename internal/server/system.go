@@ -324,7 +324,10 @@ func (s *System) seedProviders(ctx context.Context) error {
 // listenForChanges subscribes before the first load, so no change is missed
 // between the two.
 func (s *System) listenForChanges(ctx context.Context) error {
-	ps, err := pubsub.New(ctx, pubsub.Config{ConnString: s.opened.DB.Pool.Config().ConnString(), Logger: s.logger.With("component", "pubsub"), Clock: s.clock})
+	ps, err := pubsub.New(ctx, pubsub.Config{
+		ConnString: s.opened.DB.Pool.Config().ConnString(), Logger: s.logger.With("component", "pubsub"), Clock: s.clock,
+		WatchdogInterval: s.cfg.PubSubWatchdogInterval, WatchdogTimeout: s.cfg.PubSubWatchdogTimeout, Registerer: s.reg,
+	})
 	if err != nil {
 		return fmt.Errorf("start change notifications: %w", err)
 	}
