@@ -37,8 +37,8 @@ const (
 	// answer, so a shorter bound would fail requests that would succeed.
 	DefaultResponseHeaderTimeout = 10 * time.Minute
 	// DefaultIdleTimeout is how long Codex itself lets a stream stay silent
-	// (its stream_idle_timeout_ms): reasoning models think for minutes
-	// between events, and Anthropic streams send a ping well within it.
+	// (its stream_idle_timeout_ms): reasoning models can think for minutes
+	// between events.
 	DefaultIdleTimeout = 5 * time.Minute
 	// DefaultMaxEventBytes bounds one upstream SSE event. The largest
 	// legitimate ones are a Responses stream's last events, which repeat

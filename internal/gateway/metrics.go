@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigate_gateway_requests_total",
-			Help: "Requests forwarded upstream, by provider, endpoint, model, outcome (ok; upstream_error: an error status, passed through or not, a failed or cut stream, a timeout; client_cancelled; gateway_error) and the provider's HTTP status code (none without a response).",
+			Help: "Requests forwarded upstream, by provider, endpoint, model, outcome (ok; upstream_error: a status other than 2xx, passed through or not, a failed or cut stream, a timeout; client_cancelled; gateway_error) and the provider's HTTP status code (none without a response).",
 		}, []string{"provider", "endpoint", "model", "status", "code"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigate_gateway_rejected_total",

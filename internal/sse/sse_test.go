@@ -151,7 +151,7 @@ func TestMaxEventSize(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			const size = 64
-			in := &countingReader{r: endless(src)}
+			in := &countingReader{r: src}
 			rd := sse.NewReader(in, size)
 			rd.SetMaxEventSize(limit)
 			_, err := rd.Next()
