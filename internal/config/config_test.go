@@ -85,6 +85,45 @@ func TestInvalidValuesNameFlagEnvAndForm(t *testing.T) {
 	}
 }
 
+// The upstream timeouts, the SSE event bound and the pubsub watchdog have
+// defaults that never cut a request a client would have waited for, and
+// sizes take binary units.
+func TestTimeoutsAndLimits(t *testing.T) {
+	t.Parallel()
+	var cfg config.Server
+	_, err := serverSet(&cfg).Parse(nil, env(nil), nil)
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Minute, cfg.UpstreamResponseHeaderTimeout)
+	require.Equal(t, 5*time.Minute, cfg.UpstreamIdleTimeout)
+	require.Equal(t, 16<<20, cfg.MaxSSEEventSize)
+	require.Equal(t, 15*time.Second, cfg.PubSubWatchdogInterval)
+	require.Equal(t, 5*time.Second, cfg.PubSubWatchdogTimeout)
+
+	for v, want := range map[string]int{"65536": 64 << 10, "64KiB": 64 << 10, "1MiB": 1 << 20, "2 MiB": 2 << 20, "131072B": 128 << 10, "1024MiB": 1 << 30} {
+		cfg = config.Server{}
+		_, err := serverSet(&cfg).Parse([]string{"--max-sse-event-size", v}, env(nil), nil)
+		require.NoError(t, err, v)
+		require.Equal(t, want, cfg.MaxSSEEventSize, v)
+	}
+	for v, want := range map[string]string{
+		"16MB":                   "not a size",
+		"-1MiB":                  "not a size",
+		"0":                      "not a size",
+		"1KiB":                   "must be at least 64KiB",
+		"2048MiB":                "must be at most 1024MiB",
+		"9999999999999999999KiB": "not a size",
+		"9999999999999KiB":       "must be at most 1024MiB",
+	} {
+		_, err := serverSet(&config.Server{}).Parse(nil, env(map[string]string{"AIGATE_MAX_SSE_EVENT_SIZE": v}), nil)
+		require.Error(t, err, v)
+		require.Contains(t, err.Error(), want, v)
+		require.Contains(t, err.Error(), "--max-sse-event-size (AIGATE_MAX_SSE_EVENT_SIZE)", v)
+		require.Contains(t, err.Error(), "such as 16MiB", v)
+	}
+	_, err = serverSet(&config.Server{}).Parse([]string{"--upstream-idle-timeout", "0s"}, env(nil), nil)
+	require.ErrorContains(t, err, "must be positive")
+}
+
 func TestEmptyEnvMeansUnset(t *testing.T) {
 	t.Parallel()
 	var cfg config.Server

@@ -60,6 +60,17 @@ type Server struct {
 	TelemetryURL string
 	// InterceptionsRetention is how long interception records are kept.
 	InterceptionsRetention time.Duration
+	// UpstreamResponseHeaderTimeout bounds the gateway's wait for a
+	// provider's response headers.
+	UpstreamResponseHeaderTimeout time.Duration
+	// UpstreamIdleTimeout ends a provider response silent for that long.
+	UpstreamIdleTimeout time.Duration
+	// MaxSSEEventSize bounds one event of a provider's stream, in bytes.
+	MaxSSEEventSize int
+	// PubSubWatchdogInterval and PubSubWatchdogTimeout: how often the
+	// LISTEN connection checks itself, and how long it waits for the echo.
+	PubSubWatchdogInterval time.Duration
+	PubSubWatchdogTimeout  time.Duration
 	Database
 	Logging
 }
@@ -168,6 +179,36 @@ func ServerOptions(c *Server) []*Option {
 			Description: "How long interception records (one per gateway request) are kept; older ones are pruned once a day. Usage rollups are kept.",
 			Expect:      "a number of days such as 90d, or a duration such as 720h",
 			Set:         days(&c.InterceptionsRetention),
+		},
+		{
+			Flag: "upstream-response-header-timeout", Env: "AIGATE_UPSTREAM_RESPONSE_HEADER_TIMEOUT", Arg: "DURATION", Default: "10m",
+			Description: "How long the gateway waits for a provider to start answering (its response headers) before the client gets a 504. A non-streamed completion answers only once it is complete, so keep this above the longest one; the OpenAI and Anthropic SDKs wait 10m.",
+			Expect:      "a duration such as 10m",
+			Set:         duration(&c.UpstreamResponseHeaderTimeout),
+		},
+		{
+			Flag: "upstream-idle-timeout", Env: "AIGATE_UPSTREAM_IDLE_TIMEOUT", Arg: "DURATION", Default: "5m",
+			Description: "How long a provider's response (a stream) may send nothing before the gateway ends it with the format's error event and records upstream_error. Reasoning models can be silent for minutes; Codex itself waits 5m.",
+			Expect:      "a duration such as 5m",
+			Set:         duration(&c.UpstreamIdleTimeout),
+		},
+		{
+			Flag: "max-sse-event-size", Env: "AIGATE_MAX_SSE_EVENT_SIZE", Arg: "SIZE", Default: "16MiB",
+			Description: "Largest single event of a provider's stream the gateway holds; a larger one ends the stream with the format's error event. The largest legitimate events (a Responses stream's last ones, with generated images) are a few MiB.",
+			Expect:      "a size of at least 64KiB, such as 16MiB (units B, KiB, MiB)",
+			Set:         byteSize(&c.MaxSSEEventSize, 64<<10, 1<<30),
+		},
+		{
+			Flag: "pubsub-watchdog-interval", Env: "AIGATE_PUBSUB_WATCHDOG_INTERVAL", Arg: "DURATION", Default: "15s",
+			Description: "How often the change-notification (LISTEN) connection sends itself a NOTIFY to prove it is alive. A connection that silently died is found within this plus --pubsub-watchdog-timeout, instead of at the provider backstop reload.",
+			Expect:      "a duration such as 15s",
+			Set:         duration(&c.PubSubWatchdogInterval),
+		},
+		{
+			Flag: "pubsub-watchdog-timeout", Env: "AIGATE_PUBSUB_WATCHDOG_TIMEOUT", Arg: "DURATION", Default: "5s",
+			Description: "How long the LISTEN connection waits to hear its own NOTIFY back; then it is taken for dead, replaced, and every subscriber reloads in full.",
+			Expect:      "a duration such as 5s",
+			Set:         duration(&c.PubSubWatchdogTimeout),
 		},
 	}
 	opts = append(opts, DatabaseOptions(&c.Database)...)
@@ -381,6 +422,34 @@ func httpURL(p *string) func(string) error {
 			}
 		}
 		*p = v
+		return nil
+	}
+}
+
+// byteSize reads a size in bytes, "16MiB" or "65536", between lo and hi.
+func byteSize(p *int, lo, hi int) func(string) error {
+	return func(v string) error {
+		num, unit := v, 1
+		for _, u := range []struct {
+			suffix string
+			n      int
+		}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"B", 1}} {
+			if n, ok := strings.CutSuffix(v, u.suffix); ok {
+				num, unit = strings.TrimSpace(n), u.n
+				break
+			}
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil || n <= 0 {
+			return errors.New("not a size")
+		}
+		if n > hi/unit {
+			return fmt.Errorf("must be at most %dMiB", hi>>20)
+		}
+		if n*unit < lo {
+			return fmt.Errorf("must be at least %dKiB", lo>>10)
+		}
+		*p = n * unit
 		return nil
 	}
 }

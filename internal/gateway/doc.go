@@ -23,7 +23,13 @@
 //
 // A stream ends normally, with the provider's own error event (relayed as
 // is, nothing added), or cut off; only a cut stream gets an error event of
-// aigate's, so an SDK never mistakes it for a short complete answer.
+// aigate's, so an SDK never mistakes it for a short complete answer. aigate
+// cuts a stream itself when the provider is silent for the idle timeout or
+// sends an event larger than the maximum; a provider that sends no response
+// headers within the header timeout gets the client a 504. The timeouts run
+// on the Gateway's clock (HeaderTimer, IdleTimer): the idle timer is re-armed
+// on every read from the provider, and either timer cancels the upstream
+// request.
 //
 // A 401 or 429 from the upstream puts the key on a cooldown; when another key
 // is free, the same request is sent again with it before the client has seen

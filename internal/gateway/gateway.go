@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/bedrock"
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/llmwire"
@@ -24,6 +26,37 @@ import (
 // whole before forwarding it (see proxy.go), so it must be bounded; 32 MiB
 // fits long agent conversations with images.
 const DefaultMaxRequestBytes = 32 << 20
+
+// The upstream's timeouts and limits (Config: ResponseHeaderTimeout,
+// IdleTimeout, MaxEventBytes), sized so that no answer a client would have
+// waited for is cut.
+const (
+	// DefaultResponseHeaderTimeout is as long as the OpenAI and Anthropic
+	// SDKs wait for a response by default: a non-streamed completion sends
+	// its headers only once it is complete, which takes minutes for a long
+	// answer, so a shorter bound would fail requests that would succeed.
+	DefaultResponseHeaderTimeout = 10 * time.Minute
+	// DefaultIdleTimeout is how long Codex itself lets a stream stay silent
+	// (its stream_idle_timeout_ms): reasoning models can think for minutes
+	// between events.
+	DefaultIdleTimeout = 5 * time.Minute
+	// DefaultMaxEventBytes bounds one upstream SSE event. The largest
+	// legitimate ones are a Responses stream's last events, which repeat
+	// the whole output, generated images included as base64 (a few MiB
+	// each); 16 MiB holds several and still keeps a misbehaving upstream
+	// from making the gateway buffer without end.
+	DefaultMaxEventBytes = 16 << 20
+)
+
+// The names of the gateway's timers on its Clock.
+const (
+	// HeaderTimer is armed for each upstream attempt, for
+	// ResponseHeaderTimeout, until the response headers arrive.
+	HeaderTimer = "gateway.upstream.header"
+	// IdleTimer is armed for IdleTimeout when the response headers arrive,
+	// and again after every read of the response body that returns bytes.
+	IdleTimer = "gateway.upstream.idle"
+)
 
 // Snapshots gives the current provider snapshot (the Reloader).
 type Snapshots interface{ Snapshot() *Snapshot }
@@ -44,9 +77,22 @@ type Config struct {
 	// long-lived streams to a few hosts.
 	Transport       http.RoundTripper
 	MaxRequestBytes int64
-	Logger          *slog.Logger
-	Registerer      prometheus.Registerer
-	Now             func() time.Time
+	// ResponseHeaderTimeout bounds the wait for an upstream's response
+	// headers, per attempt; the caller then gets a 504. 0 is
+	// DefaultResponseHeaderTimeout.
+	ResponseHeaderTimeout time.Duration
+	// IdleTimeout ends an upstream response that sends nothing for that
+	// long; a stream ends with its format's error event. 0 is
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxEventBytes bounds one upstream SSE event; a larger one ends the
+	// stream with its format's error event. 0 is DefaultMaxEventBytes.
+	MaxEventBytes int
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer
+	// Clock gives the time and runs the timeouts (HeaderTimer, IdleTimer);
+	// nil is the real clock.
+	Clock clock.Clock
 }
 
 // Gateway serves /ai/{provider}/...
@@ -59,8 +105,11 @@ type Gateway struct {
 	recordPrompts bool
 	transport     http.RoundTripper
 	maxBody       int64
+	headerTimeout time.Duration
+	idleTimeout   time.Duration
+	maxEvent      int
 	logger        *slog.Logger
-	now           func() time.Time
+	clock         clock.Clock
 	metrics       *metrics
 }
 
@@ -69,7 +118,8 @@ func New(cfg Config) *Gateway {
 	g := &Gateway{
 		auth: cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, usage: cfg.Usage, replicaID: cfg.ReplicaID,
 		recordPrompts: cfg.RecordPrompts, transport: cfg.Transport, maxBody: cfg.MaxRequestBytes,
-		logger: cfg.Logger, now: cfg.Now, metrics: newMetrics(cfg.Registerer),
+		headerTimeout: cfg.ResponseHeaderTimeout, idleTimeout: cfg.IdleTimeout, maxEvent: cfg.MaxEventBytes,
+		logger: cfg.Logger, clock: clock.Or(cfg.Clock), metrics: newMetrics(cfg.Registerer),
 	}
 	if g.transport == nil {
 		g.transport = NewTransport()
@@ -77,19 +127,28 @@ func New(cfg Config) *Gateway {
 	if g.maxBody <= 0 {
 		g.maxBody = DefaultMaxRequestBytes
 	}
+	if g.headerTimeout <= 0 {
+		g.headerTimeout = DefaultResponseHeaderTimeout
+	}
+	if g.idleTimeout <= 0 {
+		g.idleTimeout = DefaultIdleTimeout
+	}
+	if g.maxEvent <= 0 {
+		g.maxEvent = DefaultMaxEventBytes
+	}
 	if g.logger == nil {
 		g.logger = slog.New(slog.DiscardHandler)
-	}
-	if g.now == nil {
-		g.now = time.Now
 	}
 	return g
 }
 
+func (g *Gateway) now() time.Time { return g.clock.Now() }
+
 // NewTransport returns the upstream transport: keep-alive pools sized for
-// many concurrent streams to a handful of provider hosts, no response
-// header timeout (a non-streaming completion can take minutes), HTTP/2
-// when the provider offers it, and the environment's proxy settings.
+// many concurrent streams to a handful of provider hosts, HTTP/2 when the
+// provider offers it, and the environment's proxy settings. It sets no
+// response header timeout: the Gateway runs its own on its clock
+// (Config.ResponseHeaderTimeout), which a test can move.
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -229,6 +288,10 @@ type exchange struct {
 	p         *provider
 	ep        endpoint
 	principal auth.Principal
+	// ctx is the upstream request's: the client's, also cancelled (with
+	// errHeaderTimeout or errIdleTimeout as the cause) when a timeout fires.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
 	// body is the client's request body; upstreamBody is what is sent, the
 	// same bytes unless usageAsked.
 	body, upstreamBody []byte
@@ -243,15 +306,26 @@ type exchange struct {
 	status           interceptions.Status
 	result           llmwire.Result
 	errMsg           string
+	// timedOut: the upstream was given up on for a timeout.
+	timedOut bool
 }
 
 func (x *exchange) serve() {
 	defer x.finish()
 	defer x.countUsage()
+	x.ctx, x.cancel = context.WithCancelCause(x.r.Context())
+	defer x.cancel(nil)
 	resp, err := x.send()
 	if err != nil {
 		if x.r.Context().Err() != nil {
 			x.status = interceptions.StatusClientCancelled
+			return
+		}
+		if errors.Is(err, errHeaderTimeout) {
+			x.timedOut = true
+			x.fail(interceptions.StatusUpstreamError, fmt.Sprintf("the provider sent no response within %s", x.g.headerTimeout), nil)
+			writeError(x.w, x.r, x.p.shape, http.StatusGatewayTimeout, fmt.Sprintf(
+				"provider %s did not answer within %s, so aigate gave up (--upstream-response-header-timeout)", x.p.name, x.g.headerTimeout))
 			return
 		}
 		// Bedrock requests are rewritten, so some problems only show then:

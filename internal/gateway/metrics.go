@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigate_gateway_requests_total",
-			Help: "Requests forwarded upstream, by provider, endpoint, model, outcome (ok, upstream_error, client_cancelled, gateway_error) and HTTP status code.",
+			Help: "Requests forwarded upstream, by provider, endpoint, model, outcome (ok; upstream_error: a status other than 2xx, passed through or not, a failed or cut stream, a timeout; client_cancelled; gateway_error) and the provider's HTTP status code (none without a response).",
 		}, []string{"provider", "endpoint", "model", "status", "code"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigate_gateway_rejected_total",
@@ -54,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"provider"}),
 		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigate_gateway_upstream_errors_total",
-			Help: "Upstream failures: connect (unreachable), status (an error status code), stream (failed mid-response).",
+			Help: "Upstream failures: connect (unreachable), status (an error status code), stream (failed mid-response), timeout (no response headers, or a response silent, for longer than its timeout).",
 		}, []string{"provider", "kind"}),
 		cooldowns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigate_gateway_key_cooldowns_total", Help: "Provider keys put on a cooldown after the upstream answered 401 or 429.",
@@ -80,6 +80,8 @@ func (m *metrics) observe(x *exchange, end time.Time) {
 		m.ttfb.WithLabelValues(x.p.name, endpoint).Observe(x.firstByte.Sub(x.start).Seconds())
 	}
 	switch {
+	case x.timedOut:
+		m.upstreamErrors.WithLabelValues(x.p.name, "timeout").Inc()
 	case x.status == "gateway_error":
 		m.upstreamErrors.WithLabelValues(x.p.name, "connect").Inc()
 	case x.upstreamStatus >= 400:
@@ -139,10 +141,14 @@ var codes = func() map[int]string {
 }()
 
 // statusCode is strconv.Itoa without an allocation per request; 0 (no
-// upstream response) is "none".
+// upstream response) is "none", and a code outside 100-599 (an upstream may
+// send any three digits) is "other", so the label's values stay bounded.
 func statusCode(c int) string {
 	if s, ok := codes[c]; ok {
 		return s
 	}
-	return "none"
+	if c == 0 {
+		return "none"
+	}
+	return "other"
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aigate/aigate/internal/bedrock"
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/llmwire"
@@ -61,7 +63,7 @@ var dropResponse = map[string]bool{
 const AigateRequestIDHeader = "X-Aigate-Request-Id"
 
 func (x *exchange) newRequest(key *upstreamKey) (*http.Request, error) {
-	ctx := x.r.Context()
+	ctx := x.ctx
 	if x.p.typ == providers.Bedrock {
 		req, _, err := x.p.bedrock.NewRequest(ctx, x.upstreamBody, x.r.Header, x.stream)
 		return req, err
@@ -120,7 +122,7 @@ func (x *exchange) send() (*http.Response, error) {
 		if err != nil {
 			return nil, fmt.Errorf("build upstream request: %w", err)
 		}
-		resp, err := x.g.transport.RoundTrip(req)
+		resp, err := x.roundTrip(req)
 		if err != nil {
 			return nil, err
 		}
@@ -153,6 +155,62 @@ func (x *exchange) send() (*http.Response, error) {
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 		_ = resp.Body.Close()
 	}
+}
+
+// The causes x.ctx is cancelled with when the upstream is given up on.
+var (
+	errHeaderTimeout = errors.New("no response headers within the upstream response header timeout")
+	errIdleTimeout   = errors.New("nothing received within the upstream idle timeout")
+)
+
+// roundTrip sends one attempt. Its headers must come within the header
+// timeout; from then on its body is read under the idle timeout, until it
+// is closed. Both run on the Gateway's clock and cancel x.ctx, which ends
+// whatever waits on the upstream.
+func (x *exchange) roundTrip(req *http.Request) (*http.Response, error) {
+	headers := x.g.clock.AfterFunc(HeaderTimer, x.g.headerTimeout, func() { x.cancel(errHeaderTimeout) })
+	resp, err := x.g.transport.RoundTrip(req)
+	if !headers.Stop() {
+		// Fired: the request's context is gone, whatever came back.
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return nil, errHeaderTimeout
+	}
+	if err != nil {
+		return nil, err
+	}
+	idle := x.g.clock.AfterFunc(IdleTimer, x.g.idleTimeout, func() { x.cancel(errIdleTimeout) })
+	resp.Body = &idleBody{ReadCloser: resp.Body, timer: idle, d: x.g.idleTimeout}
+	return resp, nil
+}
+
+// idleBody re-arms the idle timer each time the upstream sends something.
+type idleBody struct {
+	io.ReadCloser
+	timer *clock.Timer
+	d     time.Duration
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.d)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	return b.ReadCloser.Close()
+}
+
+// idledOut reports whether the upstream was given up on for its silence.
+func (x *exchange) idledOut() bool { return errors.Is(context.Cause(x.ctx), errIdleTimeout) }
+
+// idleMessage is what the client and the interception are told then.
+func (x *exchange) idleMessage() string {
+	return fmt.Sprintf("the provider sent nothing for %s, so aigate ended the response (--upstream-idle-timeout)", x.g.idleTimeout)
 }
 
 // streamOptionsRefused reports whether the upstream refused the
@@ -201,6 +259,11 @@ func (x *exchange) relay(resp *http.Response) {
 		x.relayJSON(resp)
 		return
 	}
+	if !ok {
+		// Passed on as it came, yet not a success: the metrics count it
+		// as the provider's error, by its status code.
+		x.status = interceptions.StatusUpstreamError
+	}
 	x.relayCopy(resp.Body)
 }
 
@@ -238,6 +301,7 @@ var readerPool = sync.Pool{New: func() any { return sse.NewReader(nil, 16<<10) }
 func (x *exchange) relaySSE(body io.Reader) {
 	rd := readerPool.Get().(*sse.Reader)
 	rd.Reset(body)
+	rd.SetMaxEventSize(x.g.maxEvent)
 	defer func() { rd.Reset(nil); readerPool.Put(rd) }()
 	var parser llmwire.StreamParser
 	if x.ep.intercepted() {
@@ -307,6 +371,13 @@ func (x *exchange) endStream(flusher http.Flusher, parser llmwire.StreamParser, 
 		}
 	case x.r.Context().Err() != nil:
 		x.status = interceptions.StatusClientCancelled
+	case errors.Is(err, sse.ErrEventTooLarge):
+		msg := fmt.Sprintf("the provider sent an event larger than %s, more than aigate holds (--max-sse-event-size)", byteSize(x.g.maxEvent))
+		x.streamFailed(flusher, msg, nil, llmwire.StreamErrorEvent(x.ep.format, msg))
+	case x.idledOut():
+		x.timedOut = true
+		msg := x.idleMessage()
+		x.streamFailed(flusher, msg, nil, llmwire.StreamErrorEvent(x.ep.format, msg))
 	case failure != nil:
 		msg, ev := failure(err)
 		x.streamFailed(flusher, msg, err, ev)
@@ -345,11 +416,7 @@ func (x *exchange) relayJSON(resp *http.Response) {
 		return
 	}
 	if err != nil {
-		if x.r.Context().Err() != nil {
-			x.status = interceptions.StatusClientCancelled
-		} else {
-			x.fail(interceptions.StatusUpstreamError, "the provider's response failed", err)
-		}
+		x.readFailed(err)
 		return
 	}
 	if buf.Len() == maxParsedBody {
@@ -385,15 +452,36 @@ func (x *exchange) relayCopy(body io.Reader) {
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				if x.r.Context().Err() != nil {
-					x.status = interceptions.StatusClientCancelled
-				} else {
-					x.fail(interceptions.StatusUpstreamError, "the provider's response failed", err)
-				}
+				x.readFailed(err)
 			}
 			return
 		}
 	}
+}
+
+// readFailed records why reading a response body that is not a stream
+// failed.
+func (x *exchange) readFailed(err error) {
+	switch {
+	case x.r.Context().Err() != nil:
+		x.status = interceptions.StatusClientCancelled
+	case x.idledOut():
+		x.timedOut = true
+		x.fail(interceptions.StatusUpstreamError, x.idleMessage(), nil)
+	default:
+		x.fail(interceptions.StatusUpstreamError, "the provider's response failed", err)
+	}
+}
+
+// byteSize writes n in the largest binary unit that divides it.
+func byteSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func (x *exchange) relayBedrockError(resp *http.Response) {

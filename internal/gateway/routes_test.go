@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -86,7 +87,7 @@ func TestUpstreamURLConformance(t *testing.T) {
 				ep, ok := route(typ, c.method, clientPath)
 				require.True(t, ok, "%s %s is on the allow-list", c.method, clientPath)
 				x := &exchange{
-					p: p, ep: ep, stream: stream,
+					p: p, ep: ep, stream: stream, ctx: context.Background(),
 					r:            httptest.NewRequest(c.method, "/ai/p/"+path, nil),
 					upstreamBody: []byte(`{"model":"claude-sonnet-4-5","max_tokens":1,"messages":[]}`),
 				}

@@ -122,7 +122,7 @@ func (x *exchange) anthropicEvents(model string, p plan, emit func(typ string, e
 		}
 		for i := range p.deltas {
 			ok := x.textDelta(i, func() bool {
-				return ev("content_block_delta", kv{"index", index}, kv{"delta", obj{{"type", "text_delta"}, {"text", textDelta(i)}}})
+				return ev("content_block_delta", kv{"index", index}, kv{"delta", obj{{"type", "text_delta"}, {"text", x.streamedDelta(i)}}})
 			})
 			if !ok || (afterDelta != nil && !afterDelta(i)) {
 				return false

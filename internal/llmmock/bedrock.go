@@ -54,11 +54,13 @@ type BedrockOptions struct {
 	// Region, AccessKey and SecretKey are what a valid signature is made
 	// with; empty means the Bedrock* defaults.
 	Region, AccessKey, SecretKey string
-	// Events, EventDelay, ToolCalls and FailAfter are as in Options.
+	// Events, EventDelay, ToolCalls, FailAfter and StallAfter are as in
+	// Options.
 	Events     int
 	EventDelay time.Duration
 	ToolCalls  int
 	FailAfter  int
+	StallAfter int
 	// ThrottleAfter, when positive, ends a stream after that many text
 	// deltas with an exception frame (":message-type" exception,
 	// ":exception-type" throttlingException, payload {"message":
@@ -257,7 +259,10 @@ func (b *Bedrock) serve(w http.ResponseWriter, r *http.Request) {
 			rc:      http.NewResponseController(w),
 			closing: b.closing,
 			// The Anthropic mock's planning, delays and cuts, reused.
-			opts:      Options{Events: opts.Events, EventDelay: opts.EventDelay, ToolCalls: opts.ToolCalls, FailAfter: opts.FailAfter},
+			opts: Options{
+				Events: opts.Events, EventDelay: opts.EventDelay, ToolCalls: opts.ToolCalls, FailAfter: opts.FailAfter,
+				StallAfter: opts.StallAfter,
+			},
 			body:      body,
 			requestID: seen.RequestID,
 		},

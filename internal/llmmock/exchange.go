@@ -64,6 +64,10 @@ func (x *exchange) route() {
 	}
 	x.setHeaders(false)
 
+	if x.opts.StallHeaders {
+		x.hold()
+		return
+	}
 	if !x.authorize() {
 		return
 	}
@@ -325,6 +329,10 @@ func (x *exchange) textDelta(i int, event func() bool) bool {
 		x.abort()
 		return false
 	}
+	if x.opts.StallAfter > 0 && i+1 == x.opts.StallAfter {
+		x.hold()
+		return false
+	}
 	if x.opts.ErrorAfter > 0 && i+1 == x.opts.ErrorAfter && x.errorEvent != nil {
 		if x.errorEvent() {
 			x.completed = true
@@ -332,6 +340,15 @@ func (x *exchange) textDelta(i int, event func() bool) bool {
 		return false
 	}
 	return true
+}
+
+// streamedDelta is the text of streamed delta i: textDelta(i), but for
+// Options.LongDelta.
+func (x *exchange) streamedDelta(i int) string {
+	if i == 0 && x.opts.LongDelta > 0 {
+		return strings.Repeat("x", x.opts.LongDelta)
+	}
+	return textDelta(i)
 }
 
 // alive returns whether the stream goes on: false when the client went away
@@ -365,6 +382,17 @@ func (x *exchange) wait(d time.Duration) bool {
 	case <-x.closing:
 		x.abort()
 		return false
+	}
+}
+
+// hold sends nothing more until the client goes away (Cancelled) or the
+// server closes (the stream is cut).
+func (x *exchange) hold() {
+	select {
+	case <-x.r.Context().Done():
+		x.cancelled = true
+	case <-x.closing:
+		x.abort()
 	}
 }
 

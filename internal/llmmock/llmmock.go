@@ -21,9 +21,10 @@
 // /chat/completions, /responses and /embeddings speak OpenAI; /messages and
 // /messages/count_tokens speak Anthropic. /models and unknown paths speak
 // Anthropic when the request carries an x-api-key or anthropic-version header,
-// OpenAI otherwise. The format decides the auth header that is checked
-// (OpenAI "Authorization: Bearer K", Anthropic "x-api-key: K"), the error body
-// shape and the response headers.
+// OpenAI otherwise. GET /models/{id} answers 404, in the vendor's words, for
+// an ID the list does not have. The format decides the auth header that is
+// checked (OpenAI "Authorization: Bearer K", Anthropic "x-api-key: K"), the
+// error body shape and the response headers.
 //
 // # Order of checks
 //
@@ -100,6 +101,19 @@ type Options struct {
 	// Anthropic an error event (overloaded_error, "Overloaded"). The HTTP
 	// response ends cleanly and is Completed.
 	ErrorAfter int
+	// StallAfter, when positive, makes a streamed response fall silent after
+	// that many text deltas: nothing more is sent and the connection stays
+	// open until the client goes away or the server closes, as a provider
+	// whose stream hangs. A value above the number of deltas has no effect.
+	StallAfter int
+	// StallHeaders makes every request wait, with nothing written, not even
+	// the status line, until the client goes away or the server closes: a
+	// provider that accepted the connection and never answers.
+	StallHeaders bool
+	// LongDelta, when positive, makes streamed text delta 0 that many bytes
+	// of "x" instead of "chunk 0 ", so its event is larger than a proxy may
+	// hold. Text does not account for it.
+	LongDelta int
 	// ResponsesErrorEvent makes ErrorAfter end a responses stream with an
 	// "error" event instead of "response.failed".
 	ResponsesErrorEvent bool

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 )
 
 // plan is what a response contains: the number of text deltas and of tool
@@ -161,7 +162,7 @@ func (x *exchange) chatStream(req chatRequest, p plan) {
 	}
 	for i := range p.deltas {
 		ok := x.textDelta(i, func() bool {
-			return x.event("", chunk(choice(obj{{"content", textDelta(i)}}, nil), nil))
+			return x.event("", chunk(choice(obj{{"content", x.streamedDelta(i)}}, nil), nil))
 		})
 		if !ok {
 			return
@@ -345,7 +346,7 @@ func (x *exchange) responsesStream(req responsesRequest, p plan) {
 		}
 		for i := range p.deltas {
 			ok := x.textDelta(i, func() bool {
-				return ev("response.output_text.delta", with(kv{"delta", textDelta(i)}, kv{"logprobs", []any{}})...)
+				return ev("response.output_text.delta", with(kv{"delta", x.streamedDelta(i)}, kv{"logprobs", []any{}})...)
 			})
 			if !ok {
 				return
@@ -480,9 +481,24 @@ func (x *exchange) modelList() {
 	x.writeJSON(http.StatusOK, obj{{"object", "list"}, {"data", data}})
 }
 
+// modelGet answers GET /v1/models/{id}: the model, or 404 as the vendor
+// words it for an ID it does not list.
 func (x *exchange) modelGet(id string) {
 	if x.format == formatAnthropic {
+		if !slices.Contains(anthropicModels, id) {
+			x.writeError(http.StatusNotFound, "model: "+id)
+			return
+		}
 		x.writeJSON(http.StatusOK, anthropicModel(id))
+		return
+	}
+	if !slices.Contains(openAIModels, id) {
+		x.writeJSON(http.StatusNotFound, obj{{"error", obj{
+			{"message", fmt.Sprintf("The model '%s' does not exist or you do not have access to it.", id)},
+			{"type", "invalid_request_error"},
+			{"param", nil},
+			{"code", "model_not_found"},
+		}}})
 		return
 	}
 	x.writeJSON(http.StatusOK, openAIModel(id))

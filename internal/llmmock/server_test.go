@@ -1,6 +1,7 @@
 package llmmock_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net/http"
@@ -503,4 +504,124 @@ func BenchmarkStream(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestStallAfter: a stream falls silent after the deltas it was told to
+// send, stays open, and ends when the client goes away.
+func TestStallAfter(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct{ path, body, auth, last string }{
+		"chat completions": {"v1/chat/completions", `{"model":"m","stream":true}`, "Authorization", `"content":"chunk 1 "`},
+		"responses":        {"v1/responses", `{"model":"m","stream":true,"input":"hi"}`, "Authorization", `"delta":"chunk 1 "`},
+		"messages":         {"v1/messages", `{"model":"m","max_tokens":9,"stream":true,"messages":[]}`, "X-Api-Key", `"text":"chunk 1 "`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := llmmock.New(t, llmmock.Options{Events: 5, StallAfter: 2})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+tc.path, strings.NewReader(tc.body))
+			require.NoError(t, err)
+			key := "k"
+			if tc.auth == "Authorization" {
+				key = "Bearer k"
+			}
+			req.Header.Set(tc.auth, key)
+			res, err := httpClient(t).Do(req)
+			require.NoError(t, err)
+			defer res.Body.Close()
+			rd := bufio.NewReader(res.Body)
+			var got strings.Builder
+			for !strings.Contains(got.String(), tc.last) {
+				line, err := rd.ReadString('\n')
+				require.NoError(t, err, "the stream stalls, it does not end: %q", got.String())
+				got.WriteString(line)
+			}
+			require.NotContains(t, got.String(), "chunk 2")
+			select {
+			case fin := <-s.Finished():
+				t.Fatalf("the handler returned while stalled: %+v", fin)
+			default:
+			}
+			cancel()
+			fin := receive(t, s.Finished())
+			assert.True(t, fin.Cancelled)
+			assert.False(t, fin.Completed)
+		})
+	}
+}
+
+// TestStallHeaders: a request gets no status line at all until the client
+// gives up; Close ends the wait too.
+func TestStallHeaders(t *testing.T) {
+	t.Parallel()
+	s := llmmock.New(t, llmmock.Options{StallHeaders: true})
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"v1/models", nil)
+		req.Header.Set("Authorization", "Bearer k")
+		res, err := httpClient(t).Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		errc <- err
+	}()
+	receive(t, s.Started())
+	select {
+	case err := <-errc:
+		t.Fatalf("answered while stalled: %v", err)
+	default:
+	}
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	assert.True(t, receive(t, s.Finished()).Cancelled)
+
+	closed := llmmock.NewServer(llmmock.Options{StallHeaders: true})
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, closed.URL+"v1/models", nil)
+		req.Header.Set("Authorization", "Bearer k")
+		res, err := httpClient(t).Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		errc <- err
+	}()
+	receive(t, closed.Started())
+	closed.Close()
+	require.Error(t, <-errc, "Close cuts the stalled request")
+}
+
+// TestLongDelta: the first streamed delta is as long as asked, in every
+// format.
+func TestLongDelta(t *testing.T) {
+	t.Parallel()
+	const n = 100_000
+	s := llmmock.New(t, llmmock.Options{Events: 2, LongDelta: n})
+	long := strings.Repeat("x", n)
+	_, body, err := rawRequest(t, http.MethodPost, s.URL+"v1/chat/completions", `{"model":"m","stream":true}`, map[string]string{"Authorization": "Bearer k"})
+	require.NoError(t, err)
+	assert.Contains(t, body, `"content":"`+long+`"`)
+	assert.Contains(t, body, `"content":"chunk 1 "`)
+	_, body, err = rawRequest(t, http.MethodPost, s.URL+"v1/responses", `{"model":"m","stream":true,"input":"hi"}`, map[string]string{"Authorization": "Bearer k"})
+	require.NoError(t, err)
+	assert.Contains(t, body, `"delta":"`+long+`"`)
+	_, body, err = rawRequest(t, http.MethodPost, s.URL+"v1/messages", `{"model":"m","max_tokens":9,"stream":true,"messages":[]}`, map[string]string{"X-Api-Key": "k"})
+	require.NoError(t, err)
+	assert.Contains(t, body, `"text":"`+long+`"`)
+}
+
+// TestModelNotFound: a model the list does not have is 404, in each
+// vendor's error shape.
+func TestModelNotFound(t *testing.T) {
+	t.Parallel()
+	s := llmmock.New(t, llmmock.Options{})
+	res, body, err := rawRequest(t, http.MethodGet, s.URL+"v1/models/gpt-nope", "", map[string]string{"Authorization": "Bearer k"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	assert.JSONEq(t, `{"error":{"message":"The model 'gpt-nope' does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}`, body)
+	res, body, err = rawRequest(t, http.MethodGet, s.URL+"v1/models/claude-nope", "", map[string]string{"X-Api-Key": "k"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNotFound, res.StatusCode)
+	assert.Contains(t, body, `"type":"not_found_error","message":"model: claude-nope"`)
 }

@@ -28,6 +28,8 @@ func AnthropicErrorType(status int) string {
 		return "rate_limit_error"
 	case http.StatusServiceUnavailable, 529: // 529 is Anthropic's own "overloaded"
 		return "overloaded_error"
+	case http.StatusGatewayTimeout:
+		return "timeout_error"
 	}
 	return "api_error"
 }

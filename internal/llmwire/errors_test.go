@@ -29,6 +29,7 @@ func TestErrorTypes(t *testing.T) {
 		{502, "api_error", "server_error", ""},
 		{503, "overloaded_error", "server_error", "provider_unavailable"},
 		{529, "overloaded_error", "server_error", ""},
+		{504, "timeout_error", "server_error", ""},
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			t.Parallel()

@@ -1,7 +1,8 @@
 // Package pubsub delivers PostgreSQL NOTIFY messages to in-process subscribers
 // over one dedicated LISTEN connection, with bounded per-subscriber queues,
-// automatic reconnect, and a "you may have missed messages" signal after a
-// reconnect or an overflow.
+// automatic reconnect, a watchdog that replaces a connection that stopped
+// answering, and a "you may have missed messages" signal after a reconnect or
+// an overflow.
 //
 // # Flow
 //
@@ -55,6 +56,28 @@
 // disconnected, Subscribe returns at once instead of waiting for its LISTEN:
 // the new subscriber is covered by the Missed event that follows the
 // reconnect.
+//
+// # Watchdog
+//
+// A connection can die without closing: a NAT entry or a firewall state
+// dropped, a host that lost power. The listener would wait in
+// WaitForNotification until TCP gave up, minutes or hours later, and every
+// change made meanwhile would be missed. So every WatchdogInterval the
+// listener sends a NOTIFY on a channel of its own (one per PubSub, so
+// replicas never hear each other's) over its own connection, which LISTENs
+// on it: the echo proves the way to the server and back.
+//
+//	WatchdogTimer fires ──▶ due; WatchdogTimeoutTimer armed; listener woken
+//	listener ──NOTIFY own channel──▶ PostgreSQL ──echo──▶ listener
+//	    echo in time:  timeout stopped; WatchdogTimer armed again
+//	    timeout first: every wait on the connection is cancelled ──▶
+//	                   aigate_pubsub_watchdog_timeouts_total +1 ──▶ reconnect
+//	                   (above), so every subscriber gets Event{Missed: true}
+//
+// The timeout counts from the moment the check is due, whatever the listener
+// is doing then: a LISTEN statement stuck on a dead connection is cut by it
+// too, and so are the LISTEN statements of a new connection. Both timers are
+// on the Clock.
 //
 // Publish sends with pg_notify, so inside a transaction the message goes out
 // on commit and not at all on rollback.

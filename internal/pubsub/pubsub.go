@@ -2,9 +2,11 @@ package pubsub
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aigate/aigate/internal/clock"
 )
@@ -20,6 +23,7 @@ const (
 	defaultQueueSize        = 64
 	defaultReconnectBackoff = 100 * time.Millisecond
 	maxReconnectBackoff     = 5 * time.Second
+	defaultWatchdogTimeout  = 5 * time.Second
 	// connectTimeout bounds one connection attempt when the connection
 	// string sets none, so a server that accepts TCP but never answers does
 	// not stall the reconnect loop.
@@ -51,15 +55,46 @@ type Config struct {
 	// ReconnectBackoff is the delay before the first reconnect attempt,
 	// doubling after each failure up to 5s; default 100ms.
 	ReconnectBackoff time.Duration
-	// Clock times the reconnect delays, each a timer named ReconnectTimer;
-	// nil is the real clock. (One connection attempt is bounded by the
-	// driver's connect timeout, on the real clock.)
+	// WatchdogInterval is how often the listener proves its connection
+	// alive: it sends a NOTIFY on a channel of its own over that connection
+	// and waits to hear it back. 0 turns the watchdog off; the server always
+	// sets it (--pubsub-watchdog-interval). Off, a connection that dies
+	// without closing goes unnoticed until TCP gives up on it.
+	//
+	// The watchdog's timeout runs on Clock, so a test that moves a Manual
+	// clock past it in one jump, while the listener has had no time to hear
+	// its echo, makes it give up on a healthy connection: tests that jump
+	// leave it off.
+	WatchdogInterval time.Duration
+	// WatchdogTimeout is how long the listener waits for that echo (and for
+	// the LISTEN statements on a new connection) before it takes the
+	// connection for dead: it closes it, reconnects, and every subscriber
+	// gets Event{Missed: true}. Default 5s.
+	WatchdogTimeout time.Duration
+	// Clock times the reconnect delays and the watchdog (ReconnectTimer,
+	// WatchdogTimer, WatchdogTimeoutTimer); nil is the real clock. (One
+	// connection attempt is bounded by the driver's connect timeout, on the
+	// real clock.)
 	Clock clock.Clock
+	// Registerer receives aigate_pubsub_watchdog_timeouts_total; nil
+	// registers nowhere.
+	Registerer prometheus.Registerer
 }
 
-// ReconnectTimer names the timer the listener waits on before each
-// reconnect attempt.
-const ReconnectTimer = "pubsub.reconnect"
+// The names of the listener's timers on its Clock.
+const (
+	// ReconnectTimer is the wait before each reconnect attempt.
+	ReconnectTimer = "pubsub.reconnect"
+	// WatchdogTimer is armed for WatchdogInterval when a connection starts
+	// serving, and again each time the watchdog's echo comes back.
+	WatchdogTimer = "pubsub.watchdog"
+	// WatchdogTimeoutTimer is armed for WatchdogTimeout when the watchdog's
+	// NOTIFY is due, and when a new connection runs its LISTEN statements.
+	WatchdogTimeoutTimer = "pubsub.watchdog.timeout"
+)
+
+// errNoAnswer is why a connection the watchdog gave up on was dropped.
+var errNoAnswer = errors.New("the connection did not answer within the watchdog timeout")
 
 // PubSub delivers notifications from one LISTEN connection to subscribers.
 // Its methods are safe for concurrent use.
@@ -68,6 +103,12 @@ type PubSub struct {
 	connConfig       *pgx.ConnConfig
 	queueSize        int
 	reconnectBackoff time.Duration
+	watchdogInterval time.Duration
+	watchdogTimeout  time.Duration
+	// watchdogChannel is this PubSub's own channel, so replicas on one
+	// database never hear each other's checks.
+	watchdogChannel  string
+	watchdogTimeouts prometheus.Counter
 	clock            clock.Clock
 
 	ctx    context.Context // lives until Close
@@ -92,6 +133,21 @@ type PubSub struct {
 	// cancelWait interrupts the listener's WaitForNotification; nil when it
 	// is not waiting. Guarded by mu.
 	cancelWait context.CancelFunc
+	// wd is the watchdog of the connection being served; nil between
+	// connections. Guarded by mu.
+	wd *watchdog
+}
+
+// watchdog is one connection's liveness check. Its fields are guarded by
+// PubSub.mu.
+type watchdog struct {
+	// cancel ends whatever the listener waits for on the connection.
+	cancel   context.CancelCauseFunc
+	interval *clock.Timer
+	deadline *clock.Timer // nil until the first check
+	due      bool         // the NOTIFY is to be sent
+	seq      uint64       // the payload of the echo awaited; 0 for none
+	sent     uint64       // the last payload sent
 }
 
 // New connects the listener and starts it. It fails when that first
@@ -114,10 +170,20 @@ func New(ctx context.Context, cfg Config) (*PubSub, error) {
 		connConfig:       connConfig,
 		queueSize:        cfg.QueueSize,
 		reconnectBackoff: cfg.ReconnectBackoff,
-		clock:            clock.Or(cfg.Clock),
-		done:             make(chan struct{}),
-		subs:             make(map[string]map[*subscriber]struct{}),
-		connected:        true,
+		watchdogInterval: cfg.WatchdogInterval,
+		watchdogTimeout:  cfg.WatchdogTimeout,
+		watchdogChannel:  "aigate_pubsub_watchdog_" + strings.ToLower(rand.Text()),
+		watchdogTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aigate_pubsub_watchdog_timeouts_total",
+			Help: "LISTEN connections taken for dead because they did not echo the watchdog's NOTIFY in time; each is replaced and its subscribers reload in full.",
+		}),
+		clock:     clock.Or(cfg.Clock),
+		done:      make(chan struct{}),
+		subs:      make(map[string]map[*subscriber]struct{}),
+		connected: true,
+		// The first connection LISTENs on the watchdog's channel before it
+		// waits for anything (without a watchdog there is nothing to run).
+		dirty: true,
 	}
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
@@ -127,6 +193,17 @@ func New(ctx context.Context, cfg Config) (*PubSub, error) {
 	}
 	if p.reconnectBackoff <= 0 {
 		p.reconnectBackoff = defaultReconnectBackoff
+	}
+	if p.watchdogInterval < 0 {
+		p.watchdogInterval = 0
+	}
+	if p.watchdogTimeout <= 0 {
+		p.watchdogTimeout = defaultWatchdogTimeout
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(p.watchdogTimeouts); err != nil {
+			return nil, fmt.Errorf("pubsub: register metrics: %w", err)
+		}
 	}
 	conn, err := p.connect(ctx)
 	if err != nil {
@@ -213,6 +290,12 @@ func (p *PubSub) unsubscribe(s *subscriber) {
 // wakes the listener if it is waiting for a notification.
 func (p *PubSub) markDirtyLocked() {
 	p.dirty = true
+	p.wakeLocked()
+}
+
+// wakeLocked interrupts the listener's wait for a notification, if it is
+// waiting, so it looks at what changed.
+func (p *PubSub) wakeLocked() {
 	if p.cancelWait != nil {
 		p.cancelWait()
 		p.cancelWait = nil
@@ -320,9 +403,23 @@ func (p *PubSub) run(conn *pgx.Conn) {
 	}
 }
 
-// serve waits for notifications on conn and keeps its LISTEN set in line with
-// the subscriptions. It returns when conn fails or Close is called.
+// serve waits for notifications on conn, keeps its LISTEN set in line with
+// the subscriptions and runs its watchdog. It returns when conn fails, the
+// watchdog gives up on it, or Close is called.
 func (p *PubSub) serve(conn *pgx.Conn, listening map[string]bool) error {
+	// Every wait on conn is under connCtx, which the watchdog cancels: a
+	// connection that stops answering holds nothing up for longer.
+	connCtx, cancelConn := context.WithCancelCause(p.ctx)
+	defer cancelConn(nil)
+	w := p.startWatchdog(cancelConn)
+	defer p.stopWatchdog(w)
+	// failed prefers the watchdog's verdict to the error it caused.
+	failed := func(err error) error {
+		if cause := context.Cause(connCtx); cause != nil && p.ctx.Err() == nil {
+			return cause
+		}
+		return err
+	}
 	for {
 		p.mu.Lock()
 		if p.dirty {
@@ -331,18 +428,29 @@ func (p *PubSub) serve(conn *pgx.Conn, listening map[string]bool) error {
 			waiters := p.waiters
 			p.waiters = nil
 			p.mu.Unlock()
-			if err := p.sync(conn, listening, want); err != nil {
+			if err := p.sync(connCtx, conn, listening, want); err != nil {
 				p.mu.Lock()
 				p.waiters = append(p.waiters, waiters...)
 				p.mu.Unlock()
-				return err
+				return failed(err)
 			}
 			for _, w := range waiters {
 				w <- nil
 			}
 			continue
 		}
-		waitCtx, cancel := context.WithCancel(p.ctx)
+		if w.due {
+			w.due = false
+			w.sent++
+			w.seq = w.sent
+			seq := w.seq
+			p.mu.Unlock()
+			if err := p.ping(connCtx, conn, seq); err != nil {
+				return failed(err)
+			}
+			continue
+		}
+		waitCtx, cancel := context.WithCancel(connCtx)
 		p.cancelWait = cancel
 		p.mu.Unlock()
 
@@ -361,26 +469,113 @@ func (p *PubSub) serve(conn *pgx.Conn, listening map[string]bool) error {
 			if p.ctx.Err() != nil {
 				return p.ctx.Err()
 			}
+			if connCtx.Err() != nil {
+				return failed(err)
+			}
 			if woken && !conn.IsClosed() {
-				continue // our own wake-up: go and run LISTEN/UNLISTEN
+				continue // our own wake-up: go and run LISTEN/UNLISTEN, or the watchdog
 			}
 			return err
 		}
 	}
 }
 
-// channelsLocked returns the channels that have subscribers.
+// startWatchdog arms the first check of the connection being served; with
+// the watchdog off, the watchdog it returns never becomes due.
+func (p *PubSub) startWatchdog(cancel context.CancelCauseFunc) *watchdog {
+	w := &watchdog{cancel: cancel}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.wd = w
+	if p.watchdogInterval > 0 {
+		w.interval = p.clock.AfterFunc(WatchdogTimer, p.watchdogInterval, func() { p.watchdogDue(w) })
+	}
+	return w
+}
+
+func (p *PubSub) stopWatchdog(w *watchdog) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.wd = nil
+	if w.interval != nil {
+		w.interval.Stop()
+	}
+	if w.deadline != nil {
+		w.deadline.Stop()
+	}
+}
+
+// watchdogDue asks the listener to send its NOTIFY, and starts the time it
+// has to hear it back, whatever it is busy with.
+func (p *PubSub) watchdogDue(w *watchdog) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.wd != w {
+		return // that connection is gone
+	}
+	w.due = true
+	if w.deadline == nil {
+		w.deadline = p.clock.AfterFunc(WatchdogTimeoutTimer, p.watchdogTimeout, func() { p.watchdogExpired(w) })
+	} else {
+		w.deadline.Reset(p.watchdogTimeout)
+	}
+	p.wakeLocked()
+}
+
+// watchdogExpired gives up on a connection whose echo did not come back in
+// time.
+func (p *PubSub) watchdogExpired(w *watchdog) {
+	p.mu.Lock()
+	awaited := p.wd == w && (w.due || w.seq != 0)
+	p.mu.Unlock()
+	if !awaited {
+		return // the echo came in as the timer fired
+	}
+	p.watchdogTimeouts.Inc()
+	p.logger.Warn("pubsub connection did not echo the watchdog's NOTIFY; replacing it", "timeout", p.watchdogTimeout)
+	w.cancel(errNoAnswer)
+}
+
+// ping sends the watchdog's NOTIFY over the listener's own connection, which
+// LISTENs on the channel: the echo proves the way there and back.
+func (p *PubSub) ping(ctx context.Context, conn *pgx.Conn, seq uint64) error {
+	sql := "NOTIFY " + pgx.Identifier{p.watchdogChannel}.Sanitize() + ", '" + strconv.FormatUint(seq, 10) + "'"
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("send the watchdog's NOTIFY: %w", err)
+	}
+	return nil
+}
+
+// pong takes the watchdog's echo: the connection is alive, and the next
+// check is an interval away.
+func (p *PubSub) pong(payload string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w := p.wd
+	if w == nil || w.seq == 0 || payload != strconv.FormatUint(w.seq, 10) {
+		return // an echo of a check already given up on
+	}
+	w.seq = 0
+	w.deadline.Stop()
+	w.interval.Reset(p.watchdogInterval)
+}
+
+// channelsLocked returns the channels to LISTEN on: those that have
+// subscribers, and the watchdog's.
 func (p *PubSub) channelsLocked() map[string]bool {
-	want := make(map[string]bool, len(p.subs))
+	want := make(map[string]bool, len(p.subs)+1)
 	for ch := range p.subs {
 		want[ch] = true
+	}
+	if p.watchdogInterval > 0 {
+		want[p.watchdogChannel] = true
 	}
 	return want
 }
 
 // sync runs the LISTEN and UNLISTEN statements that turn listening into want,
 // in one round trip, and updates listening.
-func (p *PubSub) sync(conn *pgx.Conn, listening, want map[string]bool) error {
+func (p *PubSub) sync(ctx context.Context, conn *pgx.Conn, listening, want map[string]bool) error {
 	var sql strings.Builder
 	for ch := range want {
 		if !listening[ch] {
@@ -395,7 +590,7 @@ func (p *PubSub) sync(conn *pgx.Conn, listening, want map[string]bool) error {
 	if sql.Len() == 0 {
 		return nil
 	}
-	if _, err := conn.Exec(p.ctx, sql.String()); err != nil {
+	if _, err := conn.Exec(ctx, sql.String()); err != nil {
 		return fmt.Errorf("update LISTEN set: %w", err)
 	}
 	clear(listening)
@@ -408,6 +603,10 @@ func (p *PubSub) sync(conn *pgx.Conn, listening, want map[string]bool) error {
 // dispatch hands a notification to its channel's subscribers without
 // blocking.
 func (p *PubSub) dispatch(n *pgconn.Notification) {
+	if n.Channel == p.watchdogChannel {
+		p.pong(n.Payload)
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for s := range p.subs[n.Channel] {
@@ -452,8 +651,18 @@ func (p *PubSub) reconnect() (*pgx.Conn, map[string]bool) {
 
 // listenAll LISTENs every subscribed channel on a fresh connection, again
 // while subscriptions change under it, then marks the PubSub connected and
-// returns the subscribers to tell about the gap.
+// returns the subscribers to tell about the gap. A connection that does not
+// answer within the watchdog timeout is given up on.
 func (p *PubSub) listenAll(conn *pgx.Conn) (map[string]bool, []*subscriber, error) {
+	ctx, cancel := context.WithCancelCause(p.ctx)
+	defer cancel(nil)
+	if p.watchdogInterval > 0 {
+		deadline := p.clock.AfterFunc(WatchdogTimeoutTimer, p.watchdogTimeout, func() {
+			p.watchdogTimeouts.Inc()
+			cancel(errNoAnswer)
+		})
+		defer deadline.Stop()
+	}
 	listening := make(map[string]bool)
 	for first := true; ; first = false {
 		p.mu.Lock()
@@ -471,7 +680,10 @@ func (p *PubSub) listenAll(conn *pgx.Conn) (map[string]bool, []*subscriber, erro
 		p.dirty = false
 		want := p.channelsLocked()
 		p.mu.Unlock()
-		if err := p.sync(conn, listening, want); err != nil {
+		if err := p.sync(ctx, conn, listening, want); err != nil {
+			if cause := context.Cause(ctx); cause != nil && p.ctx.Err() == nil {
+				return nil, nil, cause
+			}
 			return nil, nil, err
 		}
 	}

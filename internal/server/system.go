@@ -357,7 +357,10 @@ func (s *System) seedProviders(ctx context.Context) error {
 // listenForChanges subscribes before the first load, so no change is missed
 // between the two.
 func (s *System) listenForChanges(ctx context.Context) error {
-	ps, err := pubsub.New(ctx, pubsub.Config{ConnString: s.opened.DB.Pool.Config().ConnString(), Logger: s.logger.With("component", "pubsub"), Clock: s.clock})
+	ps, err := pubsub.New(ctx, pubsub.Config{
+		ConnString: s.opened.DB.Pool.Config().ConnString(), Logger: s.logger.With("component", "pubsub"), Clock: s.clock,
+		WatchdogInterval: s.cfg.PubSubWatchdogInterval, WatchdogTimeout: s.cfg.PubSubWatchdogTimeout, Registerer: s.reg,
+	})
 	if err != nil {
 		return fmt.Errorf("start change notifications: %w", err)
 	}
@@ -429,8 +432,9 @@ func (s *System) mountRoutes(context.Context) error {
 	api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now).Mount(s.http)
 	gateway.New(gateway.Config{
 		Auth: s.authn, Snapshots: s.reloader, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
-		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Now: s.clock.Now,
-		Usage: s.counters,
+		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Clock: s.clock,
+		Usage: s.counters, ResponseHeaderTimeout: s.cfg.UpstreamResponseHeaderTimeout, IdleTimeout: s.cfg.UpstreamIdleTimeout,
+		MaxEventBytes: s.cfg.MaxSSEEventSize,
 	}).Mount(s.http)
 	return nil
 }

@@ -24,9 +24,17 @@ type Event struct {
 	Data []byte
 }
 
+// ErrEventTooLarge is returned by Next for an event longer than the
+// Reader's maximum (SetMaxEventSize). The stream cannot go on from there
+// (the rest of the event is unread), so the Reader must be Reset before it
+// is used again.
+var ErrEventTooLarge = errors.New("sse: event larger than the maximum size")
+
 // Reader reads events. Lines may end in "\n" or "\r\n".
 type Reader struct {
 	br    *bufio.Reader
+	size  int // the buffer size it was made with
+	max   int // largest event Next returns, its blank line included; 0: no limit
 	raw   []byte
 	data  []byte
 	lines int // data lines seen in the current event
@@ -38,14 +46,22 @@ type Reader struct {
 // NewReader reads from r with a buffer of size bytes (lines longer than
 // the buffer are still read whole).
 func NewReader(r io.Reader, size int) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, size), raw: make([]byte, 0, size)}
+	return &Reader{br: bufio.NewReaderSize(r, size), size: size, raw: make([]byte, 0, size)}
 }
+
+// SetMaxEventSize bounds the events Next returns to n bytes (Raw's length);
+// 0 removes the bound. A proxy needs one: without it, an upstream that never
+// ends an event makes the Reader buffer without end. Reading a larger event
+// stops once n bytes are held, so a Reader never holds much more than n plus
+// its buffer.
+func (r *Reader) SetMaxEventSize(n int) { r.max = max(n, 0) }
 
 // Next returns the next event. At the end of the stream it returns io.EOF;
 // when the stream ends in the middle of an event it returns that partial
 // event (Raw holds its bytes, to be forwarded as they are) together with
 // io.ErrUnexpectedEOF. Other read errors are returned with the partial
-// event in the same way.
+// event in the same way. An event over the maximum size returns
+// ErrEventTooLarge and no event.
 func (r *Reader) Next() (Event, error) {
 	r.raw = r.raw[:0]
 	r.data = r.data[:0]
@@ -53,6 +69,9 @@ func (r *Reader) Next() (Event, error) {
 	r.nameStart, r.nameEnd, r.dataStart, r.dataEnd = 0, 0, 0, 0
 	for {
 		line, err := r.readLine()
+		if errors.Is(err, ErrEventTooLarge) || (r.max > 0 && len(r.raw)+len(line) > r.max) {
+			return Event{}, ErrEventTooLarge
+		}
 		if len(line) > 0 {
 			start := len(r.raw)
 			r.raw = append(r.raw, line...)
@@ -93,9 +112,13 @@ func (r *Reader) readLine() ([]byte, error) {
 	if !errors.Is(err, bufio.ErrBufferFull) {
 		return line, err
 	}
-	// A line longer than the buffer: collect it whole.
+	// A line longer than the buffer: collect it whole, up to what the
+	// event may still hold.
 	long := append([]byte(nil), line...)
 	for errors.Is(err, bufio.ErrBufferFull) {
+		if r.max > 0 && len(r.raw)+len(long) > r.max {
+			return nil, ErrEventTooLarge
+		}
 		line, err = r.br.ReadSlice('\n')
 		long = append(long, line...)
 	}
@@ -147,9 +170,20 @@ func (r *Reader) event() Event {
 	return ev
 }
 
-// Reset makes the Reader read from r, keeping its buffers, so readers can
-// be pooled across streams.
+// keepBuffer is the most event buffer a Reset keeps: one large event must
+// not leave a pooled Reader holding megabytes for the rest of its life.
+const keepBuffer = 1 << 20
+
+// Reset makes the Reader read from r, keeping its buffers (up to 1 MiB; a
+// larger one, grown for a large event, is dropped) and its maximum event
+// size, so readers can be pooled across streams.
 func (r *Reader) Reset(rd io.Reader) {
 	r.br.Reset(rd)
+	if cap(r.raw) > keepBuffer {
+		r.raw = make([]byte, 0, r.size)
+	}
+	if cap(r.data) > keepBuffer {
+		r.data = nil
+	}
 	r.raw, r.data = r.raw[:0], r.data[:0]
 }

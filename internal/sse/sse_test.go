@@ -76,6 +76,95 @@ func TestLongLine(t *testing.T) {
 	require.Equal(t, data, got[0].data)
 }
 
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// endless repeats s for ever: an upstream that never ends its event.
+type endless string
+
+func (e endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = e[i%len(e)]
+	}
+	return len(p) - len(p)%len(e), nil
+}
+
+// An event up to the maximum size is read whole; one byte more is refused,
+// whether the event is one long line or many short ones, and a stream that
+// never ends its event is given up on after about the maximum, not read
+// without end.
+func TestMaxEventSize(t *testing.T) {
+	t.Parallel()
+	const limit = 1000
+	oneLine := func(n int) string { return "data: " + strings.Repeat("x", n-len("data: \n\n")) + "\n\n" }
+	manyLines := func(n int) string {
+		// Lines of 8 bytes, a comment line that pads to n, the blank line.
+		k := (n - 3) / 8
+		pad := n - 1 - 8*k
+		return strings.Repeat("data: x\n", k) + ":" + strings.Repeat("c", pad-2) + "\n\n"
+	}
+	for _, tc := range []struct {
+		name  string
+		event func(n int) string
+	}{{"one long line", oneLine}, {"many lines", manyLines}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, size := range []int{16, 4096} {
+				at, over := tc.event(limit), tc.event(limit+1)
+				require.Len(t, at, limit)
+				require.Len(t, over, limit+1)
+
+				rd := sse.NewReader(strings.NewReader(at+"data: next\n\n"), size)
+				rd.SetMaxEventSize(limit)
+				e, err := rd.Next()
+				require.NoError(t, err, "buffer %d", size)
+				require.Equal(t, at, string(e.Raw))
+				e, err = rd.Next()
+				require.NoError(t, err)
+				require.Equal(t, "next", string(e.Data))
+
+				rd.Reset(strings.NewReader("data: first\n\n" + over))
+				e, err = rd.Next()
+				require.NoError(t, err)
+				require.Equal(t, "first", string(e.Data))
+				_, err = rd.Next()
+				require.ErrorIs(t, err, sse.ErrEventTooLarge, "buffer %d", size)
+
+				// A Reset Reader keeps its maximum and works again.
+				rd.Reset(strings.NewReader(at))
+				e, err = rd.Next()
+				require.NoError(t, err)
+				require.Equal(t, at, string(e.Raw))
+			}
+		})
+	}
+	for name, src := range map[string]endless{"a line without end": "x", "lines without a blank one": "data: x\n"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			const size = 64
+			in := &countingReader{r: src}
+			rd := sse.NewReader(in, size)
+			rd.SetMaxEventSize(limit)
+			_, err := rd.Next()
+			require.ErrorIs(t, err, sse.ErrEventTooLarge)
+			require.LessOrEqual(t, in.n, limit+2*size, "read about the maximum, then gave up")
+		})
+	}
+	rd := sse.NewReader(strings.NewReader(oneLine(100_000)), 64)
+	e, err := rd.Next()
+	require.NoError(t, err, "no maximum by default")
+	require.Len(t, e.Raw, 100_000)
+}
+
 func TestReadErrorReturnsPartialEvent(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("connection reset")
