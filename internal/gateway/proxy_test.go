@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aigate/aigate/internal/clock"
+	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/llmmock"
 	"github.com/aigate/aigate/internal/providers"
 )
@@ -285,7 +287,10 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 // next key; the following requests use the next key straight away.
 func TestKeyFailover(t *testing.T) {
 	t.Parallel()
-	e := setup(t, options{})
+	// The first key's cooldown (the mock's Retry-After: 1) is on the
+	// injected clock: frozen here, so a slow run cannot see it end.
+	clk := clock.NewManual(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	e := setup(t, options{clock: clk})
 	mock := llmmock.New(t, llmmock.Options{Keys: []string{openAIKey, openAIKey2}, RateLimitedKeys: []string{openAIKey}})
 	e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey, openAIKey2)
 	for range 3 {
@@ -297,6 +302,10 @@ func TestKeyFailover(t *testing.T) {
 		keys = append(keys, strings.TrimPrefix(s.Header.Get("Authorization"), "Bearer "))
 	}
 	require.Equal(t, []string{openAIKey, openAIKey2, openAIKey2, openAIKey2}, keys)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	require.NoError(t, clk.WaitArmed(ctx, interceptions.FlushTimer, 1))
+	clk.Advance(interceptions.DefaultFlushInterval)
 	require.Len(t, e.waitInterceptions(3), 3, "one interception per client request, not per attempt")
 
 	// With every key rate-limited the client gets the upstream's 429 as it is.
