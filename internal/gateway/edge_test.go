@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigate/aigate/internal/clock"
+	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/llmmock"
@@ -97,7 +98,11 @@ func TestStreamOutlivesTheBodyTimeout(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(first, "data: {"), first)
 
-	clk.Advance(10 * httpserver.DefaultBodyTimeout)
+	// Past the body's deadline, and short of the upstream idle timeout,
+	// which would end the stream on its own (TestSilentStreamEndsAfterIdleTimeout).
+	past := httpserver.DefaultBodyTimeout + time.Second
+	require.Less(t, past, gateway.DefaultIdleTimeout)
+	clk.Advance(past)
 	rest, err := io.ReadAll(rd)
 	require.NoError(t, err)
 	whole := first + string(rest)
