@@ -265,3 +265,26 @@ func TestEdgeOptions(t *testing.T) {
 	_, err = serverSet(&config.Server{}).Parse([]string{"--http-idle-timeout", "0s"}, env(nil), nil)
 	require.ErrorContains(t, err, "must be positive")
 }
+
+// The recorder's byte budget defaults to 64 MiB and takes binary units up to
+// GiB.
+func TestRecordQueueBytes(t *testing.T) {
+	t.Parallel()
+	var cfg config.Server
+	_, err := serverSet(&cfg).Parse(nil, env(nil), nil)
+	require.NoError(t, err)
+	require.Equal(t, 64<<20, cfg.RecordQueueBytes)
+	for v, want := range map[string]int{"1MiB": 1 << 20, "256MiB": 256 << 20, "2GiB": 2 << 30, "1048576": 1 << 20} {
+		cfg = config.Server{}
+		_, err := serverSet(&cfg).Parse([]string{"--record-queue-bytes", v}, env(nil), nil)
+		require.NoError(t, err, v)
+		require.Equal(t, want, cfg.RecordQueueBytes, v)
+	}
+	for v, want := range map[string]string{"512KiB": "must be at least 1024KiB", "65GiB": "must be at most 65536MiB", "64MB": "not a size"} {
+		_, err := serverSet(&config.Server{}).Parse(nil, env(map[string]string{"AIGATE_RECORD_QUEUE_BYTES": v}), nil)
+		require.Error(t, err, v)
+		require.Contains(t, err.Error(), want, v)
+		require.Contains(t, err.Error(), "--record-queue-bytes (AIGATE_RECORD_QUEUE_BYTES)", v)
+		require.Contains(t, err.Error(), "such as 64MiB", v)
+	}
+}

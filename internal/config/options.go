@@ -50,6 +50,8 @@ type Server struct {
 	// RecordPrompts stores each intercepted request body with its
 	// interception.
 	RecordPrompts bool
+	// RecordQueueBytes bounds the prompt bytes waiting to be recorded.
+	RecordQueueBytes int
 	// ProviderReloadInterval is the gateway's backstop reload period.
 	ProviderReloadInterval time.Duration
 	// UsageFlushInterval is how often a replica writes its usage counters.
@@ -147,6 +149,12 @@ func ServerOptions(c *Server) []*Option {
 			Description: "Store each gateway request body (the prompt) with its interception record. Prompts hold source code and secrets: leave off unless policy requires it.",
 			Expect:      "true or false",
 			Set:         boolean(&c.RecordPrompts),
+		},
+		{
+			Flag: "record-queue-bytes", Env: "AIGATE_RECORD_QUEUE_BYTES", Arg: "SIZE", Default: "64MiB",
+			Description: "Most prompt bytes (--record-prompts) held in memory while their interception records wait to be written. Beyond it a record is written without its prompt, counted in aigate_interceptions_prompts_dropped_total; its usage is kept. Bounds the recorder's memory when the database is slow.",
+			Expect:      "a size of at least 1MiB, such as 64MiB or 1GiB (units B, KiB, MiB, GiB)",
+			Set:         byteSize(&c.RecordQueueBytes, 1<<20, 64<<30),
 		},
 		{
 			Flag: "provider-reload-interval", Env: "AIGATE_PROVIDER_RELOAD_INTERVAL", Arg: "DURATION", Default: "1m",
@@ -433,7 +441,7 @@ func byteSize(p *int, lo, hi int) func(string) error {
 		for _, u := range []struct {
 			suffix string
 			n      int
-		}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"B", 1}} {
+		}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
 			if n, ok := strings.CutSuffix(v, u.suffix); ok {
 				num, unit = strings.TrimSpace(n), u.n
 				break

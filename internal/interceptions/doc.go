@@ -31,7 +31,8 @@
 //
 // Memory is bounded: a batch being retried still counts against QueueSize, so
 // while the database is away new records are dropped, never queued without
-// limit. Nothing is dropped silently: every drop is in Dropped, in the
+// limit; and the queued prompts, up to 32 MiB each, count against QueueBytes,
+// beyond which a record is queued without its prompt (its usage kept). Nothing is dropped silently: every drop is in Dropped, in the
 // aigate_interceptions_dropped_total metric (by reason) and in the log.
 //
 // Cancelling Run's context stops accepting records and writes what is queued,

@@ -12,8 +12,8 @@ func (r *Recorder) WriteForTest(ctx context.Context, batch []Record) error {
 func (r *Recorder) DrainForTest() {
 	for {
 		select {
-		case <-r.queue:
-			r.pending.Add(-1)
+		case rec := <-r.queue:
+			r.release([]Record{rec})
 		default:
 			return
 		}

@@ -3,20 +3,30 @@ package interceptions
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	queueDepth    prometheus.GaugeFunc
-	droppedVec    *prometheus.CounterVec
-	dropped       [numDropReasons]prometheus.Counter // by reason, resolved once: Record must not look labels up
-	written       prometheus.Counter
-	writeErrors   prometheus.Counter
-	batchDuration prometheus.Histogram
+	queueDepth     prometheus.GaugeFunc
+	queueBytes     prometheus.GaugeFunc
+	promptsDropped prometheus.Counter
+	droppedVec     *prometheus.CounterVec
+	dropped        [numDropReasons]prometheus.Counter // by reason, resolved once: Record must not look labels up
+	written        prometheus.Counter
+	writeErrors    prometheus.Counter
+	batchDuration  prometheus.Histogram
 }
 
-func newMetrics(depth func() float64) metrics {
+func newMetrics(depth, bytes func() float64) metrics {
 	m := metrics{
 		queueDepth: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "aigate_interceptions_queue_depth",
 			Help: "Interception records waiting to be written, the batch being written included.",
 		}, depth),
+		queueBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "aigate_interceptions_queue_bytes",
+			Help: "Prompt bytes of the interception records waiting to be written, the batch being written included; bounded by --record-queue-bytes.",
+		}, bytes),
+		promptsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "aigate_interceptions_prompts_dropped_total",
+			Help: "Interception records queued without their prompt because the queued prompts filled --record-queue-bytes; the records and their usage are kept.",
+		}),
 		droppedVec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigate_interceptions_dropped_total",
 			Help: "Interception records dropped, by reason: queue_full, stopped, rejected (refused by the database), write_failed (every attempt failed), shutdown_timeout.",
@@ -43,5 +53,5 @@ func newMetrics(depth func() float64) metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.queueDepth, m.droppedVec, m.written, m.writeErrors, m.batchDuration}
+	return []prometheus.Collector{m.queueDepth, m.queueBytes, m.promptsDropped, m.droppedVec, m.written, m.writeErrors, m.batchDuration}
 }

@@ -19,6 +19,7 @@ import (
 // Defaults for Config.
 const (
 	DefaultQueueSize       = 10_000
+	DefaultQueueBytes      = 64 << 20
 	DefaultBatchSize       = 500
 	DefaultFlushInterval   = time.Second
 	DefaultWriteTimeout    = 30 * time.Second
@@ -49,6 +50,12 @@ type Config struct {
 	// front: about 350 bytes a record (3.5 MB at the default), plus what the
 	// records point to (prompts).
 	QueueSize int
+	// QueueBytes is how many prompt bytes may wait to be written, the batch
+	// being written included. A record whose prompt would go beyond it is
+	// queued without its prompt (counted in
+	// aigate_interceptions_prompts_dropped_total): its usage is kept, and a
+	// slow database cannot make prompts pile up to gigabytes.
+	QueueBytes int64
 	// BatchSize is the most rows per COPY.
 	BatchSize int
 	// FlushInterval is how long a partial batch waits for more records.
@@ -88,6 +95,9 @@ func (c *Config) setDefaults() {
 		}
 	}
 	set(&c.QueueSize, DefaultQueueSize)
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = DefaultQueueBytes
+	}
 	set(&c.BatchSize, DefaultBatchSize)
 	set(&c.MaxAttempts, DefaultMaxAttempts)
 	setD(&c.FlushInterval, DefaultFlushInterval)
@@ -137,11 +147,15 @@ type Recorder struct {
 	// admits a record only while it stays within QueueSize, which also
 	// means the send on queue (capacity QueueSize) never waits.
 	pending atomic.Int64
-	started atomic.Bool
+	// pendingBytes is the prompt bytes of the pending records; Record keeps
+	// it within QueueBytes by leaving prompts out.
+	pendingBytes atomic.Int64
+	started      atomic.Bool
 
-	dropped       atomic.Int64
-	dropLogNext   atomic.Int64 // unix nanoseconds before which Record does not log drops
-	dropLogLogged atomic.Int64 // dropped at the last such log
+	dropped        atomic.Int64
+	dropLog        rateLog
+	promptsDropped atomic.Int64
+	promptLog      rateLog
 
 	rows []dbsqlc.InterceptionInsertBatchParams // the writer's buffer
 	m    metrics
@@ -159,7 +173,8 @@ func NewRecorder(db *database.DB, cfg Config) *Recorder {
 		queue: make(chan Record, cfg.QueueSize),
 		rows:  make([]dbsqlc.InterceptionInsertBatchParams, 0, cfg.BatchSize),
 	}
-	r.m = newMetrics(func() float64 { return float64(r.pending.Load()) })
+	r.m = newMetrics(func() float64 { return float64(r.pending.Load()) },
+		func() float64 { return float64(r.pendingBytes.Load()) })
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(r.m.collectors()...)
 	}
@@ -168,7 +183,9 @@ func NewRecorder(db *database.DB, cfg Config) *Recorder {
 
 // Record queues rec and returns at once; it never waits on the database.
 // When the queue is full, or Run has stopped, the record is dropped and
-// counted (metric and a rate-limited warning) and Record returns false.
+// counted (metric and a rate-limited warning) and Record returns false. When
+// its prompt does not fit in what is left of QueueBytes, the record is queued
+// without it, and the prompt is counted as dropped.
 func (r *Recorder) Record(rec Record) bool {
 	if rec.ID == uuid.Nil {
 		id, err := uuid.NewV7()
@@ -189,6 +206,12 @@ func (r *Recorder) Record(rec Record) bool {
 		r.dropRequest(reasonQueueFull)
 		return false
 	}
+	n := int64(len(rec.Prompt))
+	if n > 0 && r.pendingBytes.Add(n) > r.cfg.QueueBytes {
+		r.pendingBytes.Add(-n)
+		rec.Prompt, n = nil, 0
+		r.dropPrompt()
+	}
 	select {
 	case r.queue <- rec:
 		r.mu.RUnlock()
@@ -196,6 +219,7 @@ func (r *Recorder) Record(rec Record) bool {
 	default:
 		// Cannot happen while pending bounds the queue; never wait.
 		r.pending.Add(-1)
+		r.pendingBytes.Add(-n)
 		r.mu.RUnlock()
 		r.dropRequest(reasonQueueFull)
 		return false
@@ -205,19 +229,57 @@ func (r *Recorder) Record(rec Record) bool {
 // Dropped is how many records were dropped since NewRecorder, for every reason.
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
 
+// PromptsDropped is how many records were queued without their prompt, for
+// want of room in QueueBytes, since NewRecorder.
+func (r *Recorder) PromptsDropped() int64 { return r.promptsDropped.Load() }
+
 // dropRequest counts one record dropped on the request path and warns at most
 // once per DropLogInterval, with the count since the last warning.
 func (r *Recorder) dropRequest(reason dropReason) {
 	total := r.dropped.Add(1)
 	r.m.dropped[reason].Inc()
-	now := r.cfg.Clock.Now().UnixNano()
-	next := r.dropLogNext.Load()
-	if now < next || !r.dropLogNext.CompareAndSwap(next, now+int64(r.cfg.DropLogInterval)) {
-		return
+	if since, ok := r.dropLog.due(r.cfg.Clock.Now(), r.cfg.DropLogInterval, total); ok {
+		r.log.Warn("interception records dropped", "reason", reason.String(), "dropped", since, "dropped_total", total,
+			"queue_size", r.cfg.QueueSize)
 	}
-	since := total - r.dropLogLogged.Swap(total)
-	r.log.Warn("interception records dropped", "reason", reason.String(), "dropped", since, "dropped_total", total,
-		"queue_size", r.cfg.QueueSize)
+}
+
+// dropPrompt counts a prompt left out of its record, warning as dropRequest
+// does.
+func (r *Recorder) dropPrompt() {
+	total := r.promptsDropped.Add(1)
+	r.m.promptsDropped.Inc()
+	if since, ok := r.promptLog.due(r.cfg.Clock.Now(), r.cfg.DropLogInterval, total); ok {
+		r.log.Warn("interception prompts dropped: the queued prompts fill the recorder's byte budget; the records and their usage are kept",
+			"dropped", since, "dropped_total", total, "queue_bytes", r.cfg.QueueBytes)
+	}
+}
+
+// rateLog lets a warning through at most once per interval, with the count
+// since the last one it let through.
+type rateLog struct {
+	next   atomic.Int64 // unix nanoseconds before which nothing is logged
+	logged atomic.Int64 // the total at the last log
+}
+
+func (l *rateLog) due(now time.Time, interval time.Duration, total int64) (since int64, ok bool) {
+	t := now.UnixNano()
+	next := l.next.Load()
+	if t < next || !l.next.CompareAndSwap(next, t+int64(interval)) {
+		return 0, false
+	}
+	return total - l.logged.Swap(total), true
+}
+
+// release takes batch, written or dropped, out of the pending records and
+// bytes.
+func (r *Recorder) release(batch []Record) {
+	var n int64
+	for i := range batch {
+		n += int64(len(batch[i].Prompt))
+	}
+	r.pendingBytes.Add(-n)
+	r.pending.Add(-int64(len(batch)))
 }
 
 // dropBatch counts records the writer gives up on. The caller logs why.
@@ -248,6 +310,8 @@ func (r *Recorder) Run(ctx context.Context) {
 		if len(batch) > 0 {
 			r.write(wctx, batch)
 		}
+		// The array is reused: keep no prompt of a written batch alive.
+		clear(batch)
 	}
 
 	r.mu.Lock()
@@ -259,10 +323,11 @@ func (r *Recorder) Run(ctx context.Context) {
 	flush := func() {
 		if wctx.Err() != nil {
 			r.dropBatch(len(batch), reasonShutdownTimeout)
-			r.pending.Add(-int64(len(batch)))
+			r.release(batch)
 		} else {
 			r.write(wctx, batch)
 		}
+		clear(batch)
 		batch = batch[:0]
 	}
 	for rec := range r.queue {

@@ -677,3 +677,91 @@ func TestRunTwiceReturns(t *testing.T) {
 	require.True(t, h.rec.Record(record()), "the first Run goes on")
 	h.waitCount(2)
 }
+
+// prompt is a JSON request body of about n bytes.
+func prompt(n int) json.RawMessage {
+	return json.RawMessage(`{"messages":[{"role":"user","content":"` + strings.Repeat("a", n) + `"}]}`)
+}
+
+// A prompt that would take the queued prompts beyond QueueBytes is left out
+// of its record, which is still written with its usage; the bytes of a
+// written batch go back to the budget.
+func TestPromptBeyondQueueBytesIsDroppedUsageKept(t *testing.T) {
+	t.Parallel()
+	const budget = 36 << 20
+	h := setup(t, interceptions.Config{QueueBytes: budget, BatchSize: 1, FlushInterval: never})
+	ctx := context.Background()
+	release := h.lockTable()
+	h.start()
+
+	held := record(func(r *interceptions.Record) { r.Prompt = prompt(8 << 20) })
+	require.True(t, h.rec.Record(held))
+	require.Eventually(t, h.writerWaitsOnLock, waitFor, tick, "the writer is stuck on the lock with the 8 MiB prompt")
+	require.InDelta(t, len(held.Prompt), h.metric("aigate_interceptions_queue_bytes"), 0)
+
+	big := record(func(r *interceptions.Record) {
+		r.Prompt = prompt(32 << 20)
+		r.InputTokens, r.OutputTokens, r.CacheReadTokens = 123_456, 789, 42
+	})
+	require.True(t, h.rec.Record(big), "the record is queued, without its prompt")
+	require.Equal(t, int64(1), h.rec.PromptsDropped())
+	require.InDelta(t, 1, h.metric("aigate_interceptions_prompts_dropped_total"), 0)
+	require.Zero(t, h.rec.Dropped(), "no record is dropped")
+	require.InDelta(t, len(held.Prompt), h.metric("aigate_interceptions_queue_bytes"), 0, "the dropped prompt takes no budget")
+
+	small := record(func(r *interceptions.Record) { r.Prompt = prompt(1 << 10) })
+	require.True(t, h.rec.Record(small))
+	require.InDelta(t, 1, h.metric("aigate_interceptions_prompts_dropped_total"), 0, "a prompt that fits is kept")
+
+	release()
+	h.waitCount(3)
+	require.Eventually(t, func() bool { return h.metric("aigate_interceptions_queue_bytes") == 0 }, waitFor, tick,
+		"the written batches' bytes are back in the budget")
+
+	got, err := interceptions.Get(ctx, h.db, big.ID)
+	require.NoError(t, err)
+	require.Nil(t, got.Prompt)
+	require.Equal(t, big.InputTokens, got.InputTokens)
+	require.Equal(t, big.OutputTokens, got.OutputTokens)
+	require.Equal(t, big.CacheReadTokens, got.CacheReadTokens)
+	for _, kept := range []interceptions.Record{held, small} {
+		got, err := interceptions.Get(ctx, h.db, kept.ID)
+		require.NoError(t, err)
+		require.Greater(t, len(got.Prompt), len(kept.Prompt)-16, "the prompt that fitted is stored")
+	}
+
+	// With the budget free again a 32 MiB prompt fits.
+	again := record(func(r *interceptions.Record) { r.Prompt = prompt(32 << 20) })
+	require.True(t, h.rec.Record(again))
+	h.waitCount(4)
+	got, err = interceptions.Get(ctx, h.db, again.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.Prompt)
+	require.Equal(t, int64(1), h.rec.PromptsDropped())
+}
+
+// The prompt bytes of a batch the writer gives up on go back to the budget
+// too.
+func TestDroppedBatchReleasesQueueBytes(t *testing.T) {
+	t.Parallel()
+	h := setup(t, interceptions.Config{QueueBytes: 1 << 20, BatchSize: 1, FlushInterval: never, MaxAttempts: 1})
+	ctx := context.Background()
+	restore := h.hideTable()
+	h.start()
+
+	lost := record(func(r *interceptions.Record) { r.Prompt = prompt(600 << 10) })
+	require.True(t, h.rec.Record(lost))
+	require.Eventually(t, func() bool { return h.rec.Dropped() == 1 }, waitFor, tick)
+	require.InDelta(t, 1, h.metric("aigate_interceptions_dropped_total", "reason", "write_failed"), 0)
+	require.Eventually(t, func() bool { return h.metric("aigate_interceptions_queue_bytes") == 0 }, waitFor, tick)
+
+	restore()
+	// Had the lost batch kept its 600 KiB, this one would not fit.
+	next := record(func(r *interceptions.Record) { r.Prompt = prompt(900 << 10) })
+	require.True(t, h.rec.Record(next))
+	h.waitCount(1)
+	require.Zero(t, h.rec.PromptsDropped())
+	got, err := interceptions.Get(ctx, h.db, next.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.Prompt)
+}

@@ -16,9 +16,9 @@ import (
 )
 
 // write writes batch; when it returns every record in it is written or
-// dropped and counted, and no longer pending.
+// dropped and counted, and neither it nor its prompt bytes are pending.
 func (r *Recorder) write(ctx context.Context, batch []Record) {
-	defer r.pending.Add(-int64(len(batch)))
+	defer r.release(batch)
 	r.writeRetrying(ctx, batch)
 }
 

@@ -391,7 +391,8 @@ func (s *System) loadProviders(ctx context.Context) error {
 }
 
 func (s *System) startRecorder(context.Context) error {
-	s.recorder = interceptions.NewRecorder(s.opened.DB, interceptions.Config{Logger: s.logger.With("component", "interceptions"), Registerer: s.reg, Clock: s.clock})
+	s.recorder = interceptions.NewRecorder(s.opened.DB, interceptions.Config{Logger: s.logger.With("component", "interceptions"), Registerer: s.reg, Clock: s.clock,
+		QueueBytes: int64(s.cfg.RecordQueueBytes)})
 	s.recording = runLoop(s.recorder.Run)
 	return nil
 }
