@@ -293,7 +293,7 @@ func (x *exchange) writeHeader(resp *http.Response, contentType string) {
 	x.w.WriteHeader(resp.StatusCode)
 }
 
-var readerPool = sync.Pool{New: func() any { return sse.NewReader(nil, 16<<10) }}
+var readerPool = sync.Pool{New: func() any { return sse.NewReader(nil, 4<<10) }}
 
 // relaySSE forwards each event the moment it is complete, flushing unless
 // the next event is already buffered (then the next write flushes both),

@@ -63,6 +63,10 @@ func (r *Reader) SetMaxEventSize(n int) { r.max = max(n, 0) }
 // event in the same way. An event over the maximum size returns
 // ErrEventTooLarge and no event.
 func (r *Reader) Next() (Event, error) {
+	// A stream may sit idle for minutes after one large event (a Responses
+	// stream's last events, a long tool call): it must not hold that
+	// event's buffer meanwhile.
+	r.shrink()
 	r.raw = r.raw[:0]
 	r.data = r.data[:0]
 	r.lines = 0
@@ -170,20 +174,27 @@ func (r *Reader) event() Event {
 	return ev
 }
 
-// keepBuffer is the most event buffer a Reset keeps: one large event must
-// not leave a pooled Reader holding megabytes for the rest of its life.
-const keepBuffer = 1 << 20
+// keepBuffer is the most event buffer a Reader keeps from one event to the
+// next, and across a Reset: one large event must not leave a stream, or a
+// pooled Reader, holding megabytes for the rest of its life. Events of
+// chat and messages streams are a few hundred bytes.
+const keepBuffer = 64 << 10
 
-// Reset makes the Reader read from r, keeping its buffers (up to 1 MiB; a
-// larger one, grown for a large event, is dropped) and its maximum event
-// size, so readers can be pooled across streams.
-func (r *Reader) Reset(rd io.Reader) {
-	r.br.Reset(rd)
+// shrink drops event buffers grown past keepBuffer.
+func (r *Reader) shrink() {
 	if cap(r.raw) > keepBuffer {
 		r.raw = make([]byte, 0, r.size)
 	}
 	if cap(r.data) > keepBuffer {
 		r.data = nil
 	}
+}
+
+// Reset makes the Reader read from r, keeping its buffers (up to 64 KiB; a
+// larger one, grown for a large event, is dropped) and its maximum event
+// size, so readers can be pooled across streams.
+func (r *Reader) Reset(rd io.Reader) {
+	r.br.Reset(rd)
+	r.shrink()
 	r.raw, r.data = r.raw[:0], r.data[:0]
 }

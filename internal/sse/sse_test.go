@@ -226,3 +226,34 @@ func BenchmarkReader(b *testing.B) {
 		}
 	}
 }
+
+// A Reader does not keep the buffer a large event grew: not for the rest of
+// its stream (an idle stream would hold it), nor across a Reset (a pooled
+// Reader would hold it for the next streams).
+func TestLargeEventBufferIsNotKept(t *testing.T) {
+	t.Parallel()
+	const size = 4 << 10
+	big := "data: " + strings.Repeat("x", 2<<20) + "\ndata: " + strings.Repeat("y", 1<<20) + "\n\n"
+	rd := sse.NewReader(strings.NewReader("data: small\n\n"+big+"data: after\n\n"), size)
+	e, err := rd.Next()
+	require.NoError(t, err)
+	require.Equal(t, "small", string(e.Data))
+	small := rd.HeldForTest()
+	require.Less(t, small, 64<<10)
+
+	e, err = rd.Next()
+	require.NoError(t, err)
+	require.Len(t, e.Data, 3<<20+1, "two data lines joined")
+	require.Greater(t, rd.HeldForTest(), 3<<20, "the large event is held while it is the current one")
+
+	e, err = rd.Next()
+	require.NoError(t, err)
+	require.Equal(t, "after", string(e.Data))
+	require.Equal(t, small, rd.HeldForTest(), "the next event no longer holds the large one's buffers")
+
+	rd.Reset(strings.NewReader(big))
+	_, err = rd.Next()
+	require.NoError(t, err)
+	rd.Reset(nil)
+	require.Equal(t, small, rd.HeldForTest(), "nor does a Reset one")
+}
