@@ -276,7 +276,7 @@ func startAigate(ctx context.Context, bin, dir string, pg *embeddedpg.Server, ad
 		t.Tokens = append(t.Tokens, tok.Token)
 	}
 	metricsURL := "http://" + metricsAddr + "/metrics"
-	t.PoolAcquires = func(ctx context.Context) (float64, error) { return scrape(ctx, metricsURL, "aigate_db_pool_acquires_total") }
+	t.PoolAcquires = func(ctx context.Context) (float64, error) { return benche2e.Scrape(ctx, metricsURL, benche2e.PoolAcquiresMetric) }
 	t.Transactions = func(ctx context.Context) (int64, error) {
 		var n int64
 		err := admin.QueryRow(ctx, "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1", db).Scan(&n)
@@ -327,26 +327,6 @@ func waitReady(ctx context.Context, c *child, readyURL string) error {
 		}
 	}
 	return fmt.Errorf("aigate was not ready within a minute; its log:\n%s", c.logTail())
-}
-
-// scrape reads one unlabelled sample from a Prometheus text page.
-func scrape(ctx context.Context, pageURL, name string) (float64, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("%s: no sample %s", pageURL, name)
 }
 
 // child is a process under test; its stderr goes to a log file.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,4 +149,31 @@ func (t *Target) stream(ctx context.Context, hc *http.Client, c clock.Clock, i i
 		return first, errTruncated
 	}
 	return first, nil
+}
+
+// PoolAcquiresMetric is aigate's counter of database pool acquires: one per
+// query or transaction, the round trips the benchmark counts.
+const PoolAcquiresMetric = "aigate_db_pool_acquires_total"
+
+// Scrape reads one unlabelled sample from a Prometheus text page.
+func Scrape(ctx context.Context, pageURL, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%s has no sample %s", pageURL, name)
 }
