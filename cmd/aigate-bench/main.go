@@ -276,7 +276,9 @@ func startAigate(ctx context.Context, bin, dir string, pg *embeddedpg.Server, ad
 		t.Tokens = append(t.Tokens, tok.Token)
 	}
 	metricsURL := "http://" + metricsAddr + "/metrics"
-	t.PoolAcquires = func(ctx context.Context) (float64, error) { return benche2e.Scrape(ctx, metricsURL, benche2e.PoolAcquiresMetric) }
+	t.PoolAcquires = func(ctx context.Context) (float64, error) {
+		return benche2e.Scrape(ctx, metricsURL, benche2e.PoolAcquiresMetric)
+	}
 	t.Transactions = func(ctx context.Context) (int64, error) {
 		var n int64
 		err := admin.QueryRow(ctx, "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = $1", db).Scan(&n)
@@ -302,7 +304,7 @@ func freeAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
 }
 

@@ -89,7 +89,7 @@ func (t *Target) complete(ctx context.Context, hc *http.Client, c clock.Clock, i
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	done := c.Now()
 	if err != nil {
@@ -116,7 +116,7 @@ func (t *Target) stream(ctx context.Context, hc *http.Client, c clock.Clock, i i
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 		return c.Now(), fmt.Errorf("%s answered %d: %s", t.Name, resp.StatusCode, raw)
@@ -165,7 +165,7 @@ func Scrape(ctx context.Context, pageURL, name string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
