@@ -45,9 +45,9 @@ type Config struct {
 	// Upstream switches the mock upstream between the normal answers
 	// (slow false) and the slow streams.
 	Upstream func(slow bool)
-	// Settle is waited before the final database counters are read: the
-	// server's statistics of an idle connection are flushed only after
-	// 10 s.
+	// Settle is waited after the rounds, before the database counters are
+	// read again: PostgreSQL publishes an idle connection's statistics only
+	// after 10 s.
 	Settle time.Duration
 	// Log receives a line per measurement as it ends; nil discards them.
 	Log io.Writer
@@ -69,11 +69,12 @@ type Result struct {
 	StreamFail int
 	StreamCPU  time.Duration
 
-	// Requests is every gateway request the run sent it, warm-up included,
-	// the denominator of the database figures.
+	// Requests is the gateway requests of the measured rounds (not the
+	// warm-up or the slow streams), the denominator of the database
+	// figures, which count over the same span (and the Settle after it).
 	Requests     int64
-	Acquires     float64 // pool acquires over the run; -1 if not measured
-	Transactions int64   // over the run; -1 if not measured
+	Acquires     float64 // pool acquires; -1 if not measured
+	Transactions int64   // committed and rolled back; -1 if not measured
 
 	IdleRSS int64 // before the slow streams
 	Slow    []SlowResult
@@ -102,22 +103,7 @@ func Run(ctx context.Context, cfg Config, targets []*Target) ([]*Result, error) 
 	results := make([]*Result, len(targets))
 	var sent = make([]atomic.Int64, len(targets))
 	for k, t := range targets {
-		r := &Result{Target: t, Acquires: -1, Transactions: -1}
-		results[k] = r
-		if t.PoolAcquires != nil {
-			v, err := t.PoolAcquires(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("%s: read the pool counters: %w", t.Name, err)
-			}
-			r.Acquires = -v
-		}
-		if t.Transactions != nil {
-			v, err := t.Transactions(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("%s: read the transaction count: %w", t.Name, err)
-			}
-			r.Transactions = -v
-		}
+		results[k] = &Result{Target: t, Acquires: -1, Transactions: -1}
 	}
 	complete := func(k int) func(ctx context.Context, i int) (time.Time, error) {
 		return func(ctx context.Context, i int) (time.Time, error) {
@@ -149,6 +135,12 @@ func Run(ctx context.Context, cfg Config, targets []*Target) ([]*Result, error) 
 		}
 	}
 
+	if err := readCounters(ctx, results, -1); err != nil {
+		return nil, err
+	}
+	for k := range sent {
+		sent[k].Store(0)
+	}
 	for round := range cfg.Rounds {
 		for k, t := range targets {
 			var samples []Sample
@@ -201,6 +193,19 @@ func Run(ctx context.Context, cfg Config, targets []*Target) ([]*Result, error) 
 		slices.Sort(r.TTFB)
 	}
 
+	if cfg.Settle > 0 {
+		logf("waiting %v for PostgreSQL's statistics", cfg.Settle)
+		if err := clock.Sleep(ctx, c, "benche2e.settle", cfg.Settle); err != nil {
+			return nil, err
+		}
+	}
+	for k := range results {
+		results[k].Requests = sent[k].Load()
+	}
+	if err := readCounters(ctx, results, 1); err != nil {
+		return nil, err
+	}
+
 	if len(cfg.SlowStreams) > 0 {
 		if cfg.Upstream != nil {
 			cfg.Upstream(true)
@@ -233,31 +238,36 @@ func Run(ctx context.Context, cfg Config, targets []*Target) ([]*Result, error) 
 		}
 	}
 
-	if cfg.Settle > 0 {
-		logf("waiting %v for PostgreSQL's statistics", cfg.Settle)
-		if err := clock.Sleep(ctx, c, "benche2e.settle", cfg.Settle); err != nil {
-			return nil, err
-		}
-	}
-	for k, t := range targets {
-		r := results[k]
-		r.Requests = sent[k].Load()
+	return results, nil
+}
+
+// readCounters adds sign times the targets' database counters to their
+// results (which start at -1, "not measured").
+func readCounters(ctx context.Context, results []*Result, sign int64) error {
+	for _, r := range results {
+		t := r.Target
 		if t.PoolAcquires != nil {
 			v, err := t.PoolAcquires(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("%s: read the pool counters: %w", t.Name, err)
+				return fmt.Errorf("%s: read the pool counters: %w", t.Name, err)
 			}
-			r.Acquires += v
+			if sign < 0 {
+				r.Acquires = 0
+			}
+			r.Acquires += float64(sign) * v
 		}
 		if t.Transactions != nil {
 			v, err := t.Transactions(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("%s: read the transaction count: %w", t.Name, err)
+				return fmt.Errorf("%s: read the transaction count: %w", t.Name, err)
 			}
-			r.Transactions += v
+			if sign < 0 {
+				r.Transactions = 0
+			}
+			r.Transactions += sign * v
 		}
 	}
-	return results, nil
+	return nil
 }
 
 // slowStreams holds n streams open at once and measures the target's memory
