@@ -190,7 +190,7 @@ func bench(ctx context.Context, aigateBin string, rounds int, seconds float64, s
 	}
 	fmt.Print(benche2e.Format(names, benche2e.Rows(cfg, results)))
 	fmt.Printf("\nrecording: interceptions are always recorded (no option turns them off); the third column adds prompt capture (--record-prompts).\n")
-	fmt.Printf("round trips: the pool's acquires (aigate_db_pool_acquires_total) and the database's xact_commit + xact_rollback (pg_stat_database), over the whole run, background work included.\n")
+	fmt.Printf("round trips: the pool's acquires (aigate_db_pool_acquires_total) and the database's xact_commit + xact_rollback (pg_stat_database), over the measured rounds and the 11 s after them, background work included.\n")
 	fmt.Printf("took %v\n", time.Since(started).Round(time.Second))
 	return nil
 }
