@@ -46,6 +46,17 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 100000x: inputs, or a durati
 bench: ## Run the benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# The end-to-end benchmark builds both binaries first, so the process it
+# measures is the real server; docs/performance.md describes the method.
+BENCH_DIR      ?= bin/bench
+BENCH_ARGS     ?=
+
+.PHONY: bench-e2e
+bench-e2e: ## Run the end-to-end benchmark: aigate vs a bare reverse proxy (about 3 minutes)
+	$(GO) build -o $(BENCH_DIR)/aigate ./cmd/aigate
+	$(GO) build -o $(BENCH_DIR)/aigate-bench ./cmd/aigate-bench
+	$(BENCH_DIR)/aigate-bench -aigate $(BENCH_DIR)/aigate $(BENCH_ARGS)
+
 .PHONY: generate
 generate: $(SQLC) ## Regenerate sqlc code from internal/database/queries
 	$(SQLC) generate
