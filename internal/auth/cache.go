@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -107,6 +108,10 @@ type entry struct {
 	validUntil time.Time // when the entry must be re-checked
 
 	prev, next *entry // the LRU list, most recent first
+	// lastUse is the last good check since the last write of last_used_at;
+	// pending says the entry is in Authenticator.used. Guarded by mu.
+	lastUse time.Time
+	pending bool
 }
 
 // flight is one lookup in progress, shared by every caller that misses on
@@ -134,9 +139,10 @@ type Authenticator struct {
 	// gen counts invalidations: a lookup that started before one may have
 	// read what it invalidated, so its result is not stored.
 	gen uint64
-	// used is the last use of each token since the last write; guarded by
-	// mu, swapped out by flushUses.
-	used map[string]time.Time
+	// used are the entries checked since the last write of last_used_at
+	// (an evicted one stays until then); guarded by mu. A slice, not a map,
+	// so a hit costs no hashing beyond the cache's own.
+	used []*entry
 	// flushMu serialises writes of last_used_at.
 	flushMu sync.Mutex
 
@@ -158,7 +164,7 @@ type cacheMetrics struct {
 func NewAuthenticator(cfg Config) *Authenticator {
 	a := &Authenticator{
 		db: cfg.DB, clock: clock.Or(cfg.Clock), logger: cfg.Logger, ttl: cfg.TTL, maxEntries: cfg.MaxEntries,
-		touchInterval: cfg.TouchInterval, entries: map[string]*entry{}, flights: map[string]*flight{}, used: map[string]time.Time{},
+		touchInterval: cfg.TouchInterval, entries: map[string]*entry{}, flights: map[string]*flight{},
 	}
 	a.lru.next, a.lru.prev = &a.lru, &a.lru
 	if a.logger == nil {
@@ -199,13 +205,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 	if !ok {
 		return Principal{}, ErrMalformedToken
 	}
-	hash := HashSecret(secret)
+	// Hashed from a stack copy: []byte(secret) would allocate (a secret is
+	// longer than the conversion's stack buffer), and a hit allocates
+	// nothing else.
+	var buf [64]byte
+	hash := sha256.Sum256(buf[:copy(buf[:], secret)])
 	now := a.clock.Now()
 
 	a.mu.Lock()
 	if e := a.entries[id]; e != nil && now.Before(e.validUntil) {
 		a.moveFrontLocked(e)
-		p, err := a.checkLocked(e, hash, now)
+		p, err := a.checkLocked(e, hash[:], now)
 		a.mu.Unlock()
 		return p, err
 	}
@@ -233,7 +243,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.checkLocked(f.e, hash, now)
+	return a.checkLocked(f.e, hash[:], now)
 }
 
 // checkLocked judges a token by what the database said about it; a good
@@ -250,8 +260,12 @@ func (a *Authenticator) checkLocked(e *entry, hash []byte, now time.Time) (Princ
 	if e.expiresAt != nil && !now.Before(*e.expiresAt) {
 		return Principal{}, ErrExpiredToken
 	}
-	if last, ok := a.used[e.id]; !ok || now.After(last) {
-		a.used[e.id] = now
+	if !e.pending {
+		e.pending = true
+		a.used = append(a.used, e)
+	}
+	if now.After(e.lastUse) {
+		e.lastUse = now
 	}
 	return e.principal, nil
 }
@@ -457,28 +471,36 @@ func (a *Authenticator) FlushUses(ctx context.Context) (int, error) {
 	defer a.flushMu.Unlock()
 	a.mu.Lock()
 	used := a.used
-	if len(used) == 0 {
-		a.mu.Unlock()
-		return 0, nil
+	a.used = nil
+	// One row per id: an entry replaced since (looked up again after its
+	// TTL) leaves two, and UPDATE ... FROM would apply either.
+	latest := make(map[string]time.Time, len(used))
+	for _, e := range used {
+		if at, ok := latest[e.id]; !ok || e.lastUse.After(at) {
+			latest[e.id] = e.lastUse
+		}
+		e.pending = false
 	}
-	a.used = make(map[string]time.Time, len(used))
 	a.mu.Unlock()
-
-	ids := make([]string, 0, len(used))
-	times := make([]time.Time, 0, len(used))
-	for id, at := range used {
-		ids = append(ids, id)
-		times = append(times, at.UTC())
+	ids := make([]string, 0, len(latest))
+	times := make([]time.Time, 0, len(latest))
+	for id, at := range latest {
+		ids, times = append(ids, id), append(times, at.UTC())
+	}
+	if len(used) == 0 {
+		return 0, nil
 	}
 	err := dbsqlc.New(a.db.Pool).APITokenTouchBatch(ctx, dbsqlc.APITokenTouchBatchParams{Ids: ids, UsedAt: times})
 	if err == nil {
 		return len(ids), nil
 	}
 	a.metrics.flushFailures.Inc()
+	// Back in the set: a use noted meanwhile is later, and wins.
 	a.mu.Lock()
-	for id, at := range used {
-		if last, ok := a.used[id]; !ok || at.After(last) {
-			a.used[id] = at
+	for _, e := range used {
+		if !e.pending {
+			e.pending = true
+			a.used = append(a.used, e)
 		}
 	}
 	a.mu.Unlock()
