@@ -249,7 +249,6 @@ func TestAuthenticate(t *testing.T) {
 	require.Equal(t, f.user.ID, p.UserID)
 	require.Equal(t, auth.RoleMember, p.Role)
 
-
 	_, err = f.authn.Authenticate(ctx, tok+"a")
 	require.ErrorIs(t, err, auth.ErrMalformedToken, "wrong length")
 	forged := tok[:len(tok)-2] + "aa"
