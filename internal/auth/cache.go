@@ -59,10 +59,6 @@ const DefaultTouchInterval = 30 * time.Second
 // touchShutdownTimeout bounds the last last_used_at write at shutdown.
 const touchShutdownTimeout = 10 * time.Second
 
-// lookupTimeout bounds one token lookup. The lookup does not follow its
-// caller's context, since other requests wait on its answer.
-const lookupTimeout = 10 * time.Second
-
 // ChangesChannel is the NOTIFY channel users changes that take rights away
 // are announced on, in their transaction (PublishTokenRevoked,
 // PublishUserChanged).
@@ -75,16 +71,14 @@ const (
 	TouchTimer = "auth.touch.flush"
 	// TouchShutdownTimer bounds the last write when Run's context ends.
 	TouchShutdownTimer = "auth.touch.shutdown"
-	// LookupTimer bounds one token lookup in the database.
-	LookupTimer = "auth.lookup"
 )
 
 // Config configures an Authenticator.
 type Config struct {
 	DB *database.DB
 	// Clock is "now" for expiries and the cache, and times the
-	// last_used_at writes (TouchTimer, TouchShutdownTimer) and lookups
-	// (LookupTimer); nil is the real clock.
+	// last_used_at writes (TouchTimer, TouchShutdownTimer); nil is the
+	// real clock.
 	Clock  clock.Clock
 	Logger *slog.Logger
 	// Registerer receives the aigate_auth_* metrics; nil registers nowhere.
@@ -121,6 +115,8 @@ type flight struct {
 	waiters int    // callers besides the one looking up; guarded by mu
 	e       *entry // nil: no such token; set before done is closed
 	err     error
+	// abandoned: err came from the context of the caller that looked up.
+	abandoned bool
 }
 
 // Authenticator checks API tokens. Safe for concurrent use.
@@ -212,28 +208,37 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 	hash := sha256.Sum256(buf[:copy(buf[:], secret)])
 	now := a.clock.Now()
 
-	a.mu.Lock()
-	if e := a.entries[id]; e != nil && now.Before(e.validUntil) {
-		a.moveFrontLocked(e)
-		p, err := a.checkLocked(e, hash[:], now)
-		a.mu.Unlock()
-		return p, err
-	}
-	f := a.flights[id]
-	if f != nil {
-		f.waiters++
-		a.mu.Unlock()
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return Principal{}, ctx.Err()
+	var f *flight
+	for {
+		a.mu.Lock()
+		if e := a.entries[id]; e != nil && now.Before(e.validUntil) {
+			a.moveFrontLocked(e)
+			p, err := a.checkLocked(e, hash[:], now)
+			a.mu.Unlock()
+			return p, err
 		}
-	} else {
-		f = &flight{done: make(chan struct{})}
-		a.flights[id] = f
-		gen := a.gen
-		a.mu.Unlock()
-		a.lookup(ctx, id, f, gen, now)
+		f = a.flights[id]
+		if f != nil {
+			f.waiters++
+			a.mu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return Principal{}, ctx.Err()
+			}
+		} else {
+			f = &flight{done: make(chan struct{})}
+			a.flights[id] = f
+			gen := a.gen
+			a.mu.Unlock()
+			a.lookup(ctx, id, f, gen, now)
+		}
+		// The lookup runs under its first caller's context; when that
+		// caller went away, the others look up again rather than fail.
+		if f.abandoned && ctx.Err() == nil {
+			continue
+		}
+		break
 	}
 	if f.err != nil {
 		return Principal{}, f.err
@@ -272,12 +277,9 @@ func (a *Authenticator) checkLocked(e *entry, hash []byte, now time.Time) (Princ
 
 // lookup reads the token for flight f and answers everyone waiting on it.
 func (a *Authenticator) lookup(ctx context.Context, id string, f *flight, gen uint64, now time.Time) {
-	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	bound := a.clock.AfterFunc(LookupTimer, lookupTimeout, cancel)
-	row, err := dbsqlc.New(a.db.Pool).APITokenGetWithUser(lctx, id)
-	bound.Stop()
-	cancel()
+	row, err := dbsqlc.New(a.db.Pool).APITokenGetWithUser(ctx, id)
 	a.lookups.Add(1)
+	abandoned := err != nil && ctx.Err() != nil
 	var e *entry
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -302,7 +304,7 @@ func (a *Authenticator) lookup(ctx context.Context, id string, f *flight, gen ui
 	if e != nil && a.gen == gen {
 		a.storeLocked(e)
 	}
-	f.e, f.err = e, err
+	f.e, f.err, f.abandoned = e, err, abandoned
 	close(f.done)
 	a.mu.Unlock()
 }

@@ -267,3 +267,31 @@ func lookups(t *testing.T, r *servertest.Replica) float64 {
 	t.Fatal("no aigate_auth_token_lookups_total")
 	return 0
 }
+
+// The lookup runs under its first caller's context: when that caller goes
+// away, the callers waiting on it look up again instead of failing.
+func TestAbandonedLookupIsRetried(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	tok := f.token(t, nil)
+	id, _, _ := auth.ParseToken(tok)
+	lock, err := f.db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = lock.Rollback(ctx) }()
+	_, err = lock.Exec(ctx, "LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	leaderCtx, leave := context.WithCancel(ctx)
+	leader := make(chan error, 1)
+	go func() { _, err := f.authn.Authenticate(leaderCtx, tok); leader <- err }()
+	require.Eventually(t, func() bool { return auth.Waiting(f.authn, id) == 0 }, 30*time.Second, time.Millisecond)
+	waiter := make(chan error, 1)
+	go func() { _, err := f.authn.Authenticate(ctx, tok); waiter <- err }()
+	require.Eventually(t, func() bool { return auth.Waiting(f.authn, id) == 1 }, 30*time.Second, time.Millisecond)
+	leave()
+	require.ErrorIs(t, <-leader, context.Canceled)
+	require.NoError(t, lock.Rollback(ctx))
+	require.NoError(t, <-waiter)
+	require.Equal(t, 2, auth.Lookups(f.authn))
+}
