@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -35,7 +34,7 @@ func TestUsageCounted(t *testing.T) {
 	t.Cleanup(tr.CloseIdleConnections)
 	mux := http.NewServeMux()
 	gateway.New(gateway.Config{
-		Auth: auth.NewAuthenticator(e.db, time.Now, testdb.Logger(t)), Snapshots: e.reloader, Usage: counters, Transport: tr,
+		Auth: auth.NewAuthenticator(auth.Config{DB: e.db, Logger: testdb.Logger(t)}), Snapshots: e.reloader, Usage: counters, Transport: tr,
 	}).Mount(mux)
 	counting := httptest.NewServer(mux)
 	t.Cleanup(counting.Close)

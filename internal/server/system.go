@@ -96,6 +96,7 @@ type System struct {
 	reloading loop
 	recorder  *interceptions.Recorder
 	recording loop
+	touching  loop // writes tokens' last_used_at in batches
 	deployID  uuid.UUID
 	counters  *usage.Counters
 	// usageLoops are the usage services: counter flush, snapshots,
@@ -279,7 +280,7 @@ func (s *System) loadKeyring(context.Context) error {
 	s.keyring = kr
 	s.logger.Info("encryption keys loaded", "active_key", kr.ActiveDigest(), "keys", len(kr.Digests()))
 	db := s.opened.DB
-	s.authn = auth.NewAuthenticator(db, s.clock.Now, s.logger.With("component", "auth"))
+	s.authn = auth.NewAuthenticator(auth.Config{DB: db, Clock: s.clock, Logger: s.logger.With("component", "auth"), Registerer: s.reg})
 	s.providers = providers.NewService(db, kr, s.audit(), s.clock.Now)
 	s.users = users.NewService(db, s.authn, s.audit(), s.clock.Now)
 	return nil
@@ -365,6 +366,12 @@ func (s *System) listenForChanges(ctx context.Context) error {
 		return fmt.Errorf("start change notifications: %w", err)
 	}
 	s.pubsub = ps
+	// The token cache trusts its entries for minutes: it must hear every
+	// revocation before the API or the gateway serves.
+	if err := s.authn.Listen(ps); err != nil {
+		return err
+	}
+	s.touching = runLoop(s.authn.Run)
 	return nil
 }
 
@@ -539,6 +546,10 @@ func (s *System) stop(ctx context.Context) error {
 			l.stop()
 		}
 		errs = append(errs, s.stopped("usage", nil))
+	}
+	if s.touching.stop() {
+		// The last uses of tokens, written before the database closes.
+		errs = append(errs, s.stopped("auth", nil))
 	}
 	if s.heartbeat.stop() {
 		deregCtx, cancel := context.WithTimeout(ctx, deregisterTimeout)

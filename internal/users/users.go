@@ -67,8 +67,9 @@ type Service struct {
 	now      func() time.Time
 }
 
-// NewService returns the users service. Changes that remove rights are pushed
-// to authn's cache at once.
+// NewService returns the users service. Changes that remove rights are
+// announced on auth.ChangesChannel in their transaction, for every
+// replica's cache, and pushed to authn's at once.
 func NewService(db *database.DB, authn *auth.Authenticator, rec *audit.Recorder, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
@@ -430,6 +431,11 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p P
 		if err != nil {
 			return dbsqlc.User{}, fmt.Errorf("update user: %w", err)
 		}
+		// Every replica drops the user's cached tokens when this commits:
+		// the principal they carry (role, email, suspension) may be stale.
+		if err := auth.PublishUserChanged(ctx, tx, old.ID); err != nil {
+			return dbsqlc.User{}, err
+		}
 		return updated, s.audit.Record(ctx, tx, audit.Entry{
 			Actor: actor, Action: audit.ActionWrite, ResourceType: "user", ResourceID: old.ID.String(), ResourceName: updated.Email,
 			Diff: audit.Changes(auditFields(old), auditFields(updated), "password"),
@@ -438,8 +444,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, p P
 	if err != nil {
 		return User{}, err
 	}
-	// Suspension and role changes take effect on this replica at once;
-	// other replicas re-check within auth.CacheTTL.
+	// At once here; the notification reaches this replica too, later.
 	s.auth.ForgetUser(u.ID)
 	return toUser(u), nil
 }
@@ -463,6 +468,9 @@ func (s *Service) Delete(ctx context.Context, actor audit.Actor, ref string) err
 		}
 		if _, err := q.UserDelete(ctx, old.ID); err != nil {
 			return uuid.Nil, fmt.Errorf("delete user: %w", err)
+		}
+		if err := auth.PublishUserChanged(ctx, tx, old.ID); err != nil {
+			return uuid.Nil, err
 		}
 		return old.ID, s.audit.Record(ctx, tx, audit.Entry{
 			Actor: actor, Action: audit.ActionDelete, ResourceType: "user", ResourceID: old.ID.String(), ResourceName: old.Email,
@@ -633,6 +641,9 @@ func (s *Service) RevokeToken(ctx context.Context, actor audit.Actor, ref, token
 		}
 		if _, err := q.APITokenDelete(ctx, t.ID); err != nil {
 			return struct{}{}, fmt.Errorf("delete token: %w", err)
+		}
+		if err := auth.PublishTokenRevoked(ctx, tx, t.ID); err != nil {
+			return struct{}{}, err
 		}
 		return struct{}{}, s.audit.Record(ctx, tx, audit.Entry{
 			Actor: actor, Action: audit.ActionDelete, ResourceType: "api_token", ResourceID: t.ID, ResourceName: t.Name,

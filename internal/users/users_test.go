@@ -32,7 +32,7 @@ func setup(t *testing.T) fixture {
 	t.Helper()
 	db := testdb.New(t)
 	clk := clock.NewManual(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	authn := auth.NewAuthenticator(db, clk.Now, testdb.Logger(t))
+	authn := auth.NewAuthenticator(auth.Config{DB: db, Clock: clk, Logger: testdb.Logger(t)})
 	return fixture{db: db, svc: users.NewService(db, authn, &audit.Recorder{Now: clk.Now}, clk.Now), clk: clk}
 }
 

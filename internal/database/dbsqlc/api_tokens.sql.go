@@ -151,19 +151,23 @@ func (q *Queries) APITokenListByUser(ctx context.Context, userID uuid.UUID) ([]A
 	return items, nil
 }
 
-const aPITokenTouch = `-- name: APITokenTouch :exec
-UPDATE api_tokens SET last_used_at = $1::timestamptz
-WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1::timestamptz - interval '1 minute')
+const aPITokenTouchBatch = `-- name: APITokenTouchBatch :exec
+UPDATE api_tokens t SET last_used_at = u.used_at
+FROM (SELECT unnest($1::text[]) AS id, unnest($2::timestamptz[]) AS used_at) u
+WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at)
 `
 
-type APITokenTouchParams struct {
-	Now time.Time
-	ID  string
+type APITokenTouchBatchParams struct {
+	Ids    []string
+	UsedAt []time.Time
 }
 
-// last_used_at is written at most once a minute per token, so busy gateway
-// traffic does not turn every request into a write.
-func (q *Queries) APITokenTouch(ctx context.Context, arg APITokenTouchParams) error {
-	_, err := q.db.Exec(ctx, aPITokenTouch, arg.Now, arg.ID)
+// The authenticator's batched last_used_at writes: one statement per flush
+// for every token used since the last one. A time never moves backwards, so
+// a late flush from one replica cannot undo a newer one from another. Two
+// unnests in one select list walk the arrays in step (sqlc cannot analyse
+// the two-array form of unnest in FROM).
+func (q *Queries) APITokenTouchBatch(ctx context.Context, arg APITokenTouchBatchParams) error {
+	_, err := q.db.Exec(ctx, aPITokenTouchBatch, arg.Ids, arg.UsedAt)
 	return err
 }

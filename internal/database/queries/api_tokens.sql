@@ -19,8 +19,12 @@ SELECT * FROM api_tokens WHERE id = sqlc.arg(id);
 -- name: APITokenDelete :execrows
 DELETE FROM api_tokens WHERE id = sqlc.arg(id);
 
--- name: APITokenTouch :exec
--- last_used_at is written at most once a minute per token, so busy gateway
--- traffic does not turn every request into a write.
-UPDATE api_tokens SET last_used_at = sqlc.arg(now)::timestamptz
-WHERE id = sqlc.arg(id) AND (last_used_at IS NULL OR last_used_at < sqlc.arg(now)::timestamptz - interval '1 minute');
+-- name: APITokenTouchBatch :exec
+-- The authenticator's batched last_used_at writes: one statement per flush
+-- for every token used since the last one. A time never moves backwards, so
+-- a late flush from one replica cannot undo a newer one from another. Two
+-- unnests in one select list walk the arrays in step (sqlc cannot analyse
+-- the two-array form of unnest in FROM).
+UPDATE api_tokens t SET last_used_at = u.used_at
+FROM (SELECT unnest(sqlc.arg(ids)::text[]) AS id, unnest(sqlc.arg(used_at)::timestamptz[]) AS used_at) u
+WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.used_at);
