@@ -10,11 +10,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/cli"
 	"github.com/aigate/aigate/internal/client"
+	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/servertest"
 )
@@ -147,7 +150,10 @@ func loginFirstOwner(t *testing.T, r *cliRunner, url string) {
 // works, and the audit log shows it all.
 func TestClientRoundTrip(t *testing.T) {
 	t.Parallel()
-	url := startAPI(t)
+	// A manual clock, so the test can say when the replica writes the
+	// tokens' last uses (every auth.DefaultTouchInterval).
+	clk := clock.NewManual(time.Now())
+	url := servertest.Start(t, servertest.Options{Clock: clk}).URL
 	r := newRunner(t)
 
 	loginFirstOwner(t, r, url)
@@ -194,6 +200,11 @@ func TestClientRoundTrip(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "error: Your role (member) may not do this.")
 
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, clk.WaitArmed(ctx, auth.TouchTimer, 1))
+	clk.Advance(auth.DefaultTouchInterval)
+	require.NoError(t, clk.WaitArmed(ctx, auth.TouchTimer, 2), "the last uses are written")
 	out = r.ok("", "tokens", "list", "--user", memberEmail)
 	require.Regexp(t, `^ID\s+NAME\s+SCOPES\s+EXPIRES\s+LAST USED\s+CREATED\n`, out)
 	require.Regexp(t, `\sci\s+api\s+never\s+\d{4}-`, out, "the token was used once: LAST USED is set")
