@@ -20,6 +20,32 @@ func auditCommand() *Command {
 }
 
 // timeOption is an optional RFC 3339 time.
+// limitOption is --limit of a paged listing: how many of noun a page holds.
+func limitOption(p *int, noun string) *config.Option {
+	return &config.Option{
+		Flag: "limit", Arg: "N", DefaultText: "empty: the server's default page size",
+		Description: "How many " + noun + " to list at most.",
+		Expect:      "a positive whole number (the server caps it)",
+		Set: func(v string) error {
+			*p = 0
+			if v == "" {
+				return nil
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return errors.New("not a positive whole number")
+			}
+			*p = n
+			return nil
+		},
+	}
+}
+
+// cursorOption is --cursor of a paged listing.
+func cursorOption(p *string) *config.Option {
+	return stringOption(p, "cursor", "CURSOR", "Where to continue: the cursor a previous page printed.", "a cursor from a previous page")
+}
+
 func timeOption(p **time.Time, flag, description string) *config.Option {
 	return &config.Option{
 		Flag: flag, Arg: "TIME", Description: description,
@@ -50,24 +76,8 @@ func auditListCommand() *Command {
 			stringOption(&f.Action, "action", "ACTION", "Only entries of this action.", "an action such as create, write, delete, login"),
 			timeOption(&f.Since, "since", "Only entries at or after this time."),
 			timeOption(&f.Until, "until", "Only entries before this time."),
-			{
-				Flag: "limit", Arg: "N", DefaultText: "empty: the server's default page size",
-				Description: "How many entries to list at most.",
-				Expect:      "a positive whole number (the server caps it)",
-				Set: func(v string) error {
-					f.Limit = 0
-					if v == "" {
-						return nil
-					}
-					n, err := strconv.Atoi(v)
-					if err != nil || n < 1 {
-						return errors.New("not a positive whole number")
-					}
-					f.Limit = n
-					return nil
-				},
-			},
-			stringOption(&f.Cursor, "cursor", "CURSOR", "Where to continue: the cursor a previous page printed.", "a cursor from a previous page"),
+			limitOption(&f.Limit, "entries"),
+			cursorOption(&f.Cursor),
 		},
 		run: func(ctx context.Context, io IO, c *client.Client, out output, _ []string) error {
 			page, err := c.ListAudit(ctx, f)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -95,24 +94,8 @@ func interceptionsListCommand() *Command {
 			stringOption(&f.Status, "status", "STATUS", "Only requests that ended this way.", "one of ok, upstream_error, client_cancelled, gateway_error"),
 			timeOption(&f.Since, "since", "Only requests started at or after this time."),
 			timeOption(&f.Until, "until", "Only requests started before this time."),
-			{
-				Flag: "limit", Arg: "N", DefaultText: "empty: the server's default page size",
-				Description: "How many requests to list at most.",
-				Expect:      "a positive whole number (the server caps it)",
-				Set: func(v string) error {
-					f.Limit = 0
-					if v == "" {
-						return nil
-					}
-					n, err := strconv.Atoi(v)
-					if err != nil || n < 1 {
-						return errors.New("not a positive whole number")
-					}
-					f.Limit = n
-					return nil
-				},
-			},
-			stringOption(&f.Cursor, "cursor", "CURSOR", "Where to continue: the cursor a previous page printed.", "a cursor from a previous page"),
+			limitOption(&f.Limit, "requests"),
+			cursorOption(&f.Cursor),
 		},
 		run: func(ctx context.Context, io IO, c *client.Client, out output, _ []string) error {
 			page, err := c.ListInterceptions(ctx, f)
