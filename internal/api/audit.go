@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -35,28 +36,7 @@ func (a *API) listAudit(r *http.Request, _ *auth.Principal) (any, error) {
 		ResourceType: q.Get("resource_type"), Resource: q.Get("resource"), Actor: q.Get("actor"),
 		Action: audit.Action(q.Get("action")), Cursor: q.Get("cursor"),
 	}
-	var vs []apperr.Validation
-	for _, tf := range []struct {
-		name string
-		dst  **time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(tf.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				vs = append(vs, apperr.Validation{Field: tf.name, Detail: "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"})
-				continue
-			}
-			*tf.dst = &t
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > audit.MaxLimit {
-			vs = append(vs, apperr.Validation{Field: "limit", Detail: "must be a number from 1 to " + strconv.Itoa(audit.MaxLimit)})
-		}
-		f.Limit = n
-	}
-	if err := apperr.Invalid(vs...); err != nil {
+	if err := apperr.Invalid(pageQuery(q, &f.Since, &f.Until, &f.Limit, audit.MaxLimit)...); err != nil {
 		return nil, err
 	}
 	page, err := audit.List(r.Context(), a.db, f)
@@ -73,4 +53,32 @@ func (a *API) listAudit(r *http.Request, _ *auth.Principal) (any, error) {
 			RequestID: e.RequestID, IP: e.Ip, UserAgent: e.UserAgent, StatusCode: e.StatusCode}
 	}
 	return map[string]any{"entries": entries, "next_cursor": page.NextCursor}, nil
+}
+
+// pageQuery reads the query parameters every paged listing shares: since and
+// until (RFC 3339) and limit (1 to maxLimit), and says what is wrong with
+// them, each under its own name.
+func pageQuery(q url.Values, since, until **time.Time, limit *int, maxLimit int) []apperr.Validation {
+	var vs []apperr.Validation
+	for _, tf := range []struct {
+		name string
+		dst  **time.Time
+	}{{"since", since}, {"until", until}} {
+		if v := q.Get(tf.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				vs = append(vs, apperr.Validation{Field: tf.name, Detail: "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"})
+				continue
+			}
+			*tf.dst = &t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			vs = append(vs, apperr.Validation{Field: "limit", Detail: "must be a number from 1 to " + strconv.Itoa(maxLimit)})
+		}
+		*limit = n
+	}
+	return vs
 }

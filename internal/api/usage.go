@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -211,28 +210,7 @@ func (a *API) listInterceptions(r *http.Request, p *auth.Principal) (any, error)
 		Provider: q.Get("provider"), Model: q.Get("model"), Client: q.Get("client"), Session: q.Get("session"),
 		Status: q.Get("status"),
 	}
-	var vs []apperr.Validation
-	for _, tf := range []struct {
-		name string
-		dst  **time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(tf.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				vs = append(vs, apperr.Validation{Field: tf.name, Detail: "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"})
-				continue
-			}
-			*tf.dst = &t
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > interceptions.MaxLimit {
-			vs = append(vs, apperr.Validation{Field: "limit", Detail: "must be a number from 1 to " + strconv.Itoa(interceptions.MaxLimit)})
-		}
-		f.Limit = n
-	}
-	if err := apperr.Invalid(vs...); err != nil {
+	if err := apperr.Invalid(pageQuery(q, &f.Since, &f.Until, &f.Limit, interceptions.MaxLimit)...); err != nil {
 		return nil, err
 	}
 	user, err := a.usageScope(r.Context(), p, q.Get("user"))
