@@ -148,6 +148,19 @@ func (a *API) Mount(srv *httpserver.Server) {
 	}
 }
 
+// Handler serves the API's routes alone, for callers in this process: the
+// dashboard calls the API through it (client.NewInProcess), so a page shows
+// exactly what the API answers under exactly the API's access rules, with
+// no second reading of roles, filters or validation. The request's context
+// must come from the public server (request ID, client IP).
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range a.routes() {
+		mux.Handle(rt.pattern, a.wrap(rt))
+	}
+	return mux
+}
+
 // wrap runs a route: it checks the path and query values, authenticates the
 // caller and applies the route's access rule before the handler runs, and
 // answers with the route's status.

@@ -31,7 +31,7 @@ type Client struct {
 	base      *url.URL
 	token     string
 	http      *http.Client
-	transport *http.Transport
+	transport interface{ CloseIdleConnections() }
 	userAgent string
 }
 
@@ -76,6 +76,59 @@ func New(baseURL, token string) (*Client, error) {
 		transport: transport,
 		userAgent: "aigate-cli/" + buildinfo.Version(),
 	}, nil
+}
+
+// inProcessBase is the base URL of an in-process client: never dialled
+// (.invalid cannot resolve), only there so requests have a URL.
+const inProcessBase = "http://aigate.invalid"
+
+// NewInProcess returns a client whose requests are served by h in this
+// process, as token's user, sending userAgent: the dashboard's way to the
+// API (api.API.Handler). Each request's context reaches h unchanged, so
+// the request ID and client IP of the page that asked are those the API
+// records in its audit entries.
+func NewInProcess(h http.Handler, token, userAgent string) *Client {
+	base, _ := url.Parse(inProcessBase) // a constant that parses
+	t := handlerTransport{h}
+	return &Client{base: base, token: token, http: &http.Client{Timeout: Timeout, Transport: t}, transport: t, userAgent: userAgent}
+}
+
+// handlerTransport answers a request by running a handler on it.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	w := &bufferedResponse{header: http.Header{}}
+	t.h.ServeHTTP(w, req)
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return &http.Response{
+		Status: fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)), StatusCode: w.status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: w.header, Body: io.NopCloser(&w.body), ContentLength: int64(w.body.Len()), Request: req,
+	}, nil
+}
+
+func (handlerTransport) CloseIdleConnections() {}
+
+// bufferedResponse is an http.ResponseWriter that keeps the whole answer.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
 }
 
 // BaseURL is the server URL the client calls.
