@@ -20,6 +20,7 @@ import (
 	"github.com/aigate/aigate/internal/buildinfo"
 	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/config"
+	"github.com/aigate/aigate/internal/dashboard"
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/database/migrate"
 	"github.com/aigate/aigate/internal/dbopen"
@@ -437,7 +438,13 @@ func (s *System) startUsage(ctx context.Context) error {
 }
 
 func (s *System) mountRoutes(context.Context) error {
-	api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now).Mount(s.http)
+	a := api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now)
+	a.Mount(s.http)
+	dash, err := dashboard.New(dashboard.Config{API: a.Handler(), Logger: s.logger.With("component", "dashboard"), Now: s.clock.Now, HasUsers: s.users.Any})
+	if err != nil {
+		return err
+	}
+	dash.Mount(s.http)
 	gateway.New(gateway.Config{
 		Auth: s.authn, Snapshots: s.reloader, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
 		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Clock: s.clock,
