@@ -461,7 +461,8 @@ func (s *System) ready(ctx context.Context) error {
 	if hasUsers, err := s.users.Any(ctx); err != nil {
 		s.logger.Warn("could not count users", "error", err)
 	} else if !hasUsers {
-		s.logger.Info("no users yet: create the first owner with `aigate login " + loginURL(s.addr, s.http.TLS()) + "`, which asks for an email and a password")
+		u := loginURL(s.addr, s.http.TLS())
+		s.logger.Info("no users yet: create the first owner with `aigate login " + u + "`, which asks for an email and a password, or in a browser at " + u + "/setup")
 	}
 	return nil
 }
