@@ -86,8 +86,8 @@ func site(t *testing.T) *httptest.Server {
 
 func TestNavigateAndText(t *testing.T) {
 	t.Parallel()
-	b := browsertest.New(t)
 	srv := site(t)
+	b := browsertest.New(t)
 
 	require.Equal(t, int64(200), b.Navigate(t, srv.URL+"/"))
 	assert.Equal(t, "Sign in", b.Text(t, "#title"))
@@ -103,8 +103,8 @@ func TestNavigateAndText(t *testing.T) {
 // the mouse; the server's echo proves what the browser sent.
 func TestFillAndSubmit(t *testing.T) {
 	t.Parallel()
-	b := browsertest.New(t)
 	srv := site(t)
+	b := browsertest.New(t)
 
 	b.Navigate(t, srv.URL+"/")
 	b.FillLabelled(t, "Email", "ada@example.com") // replaces the value that was there
@@ -123,8 +123,8 @@ func TestFillAndSubmit(t *testing.T) {
 // Enter, as someone without a mouse does.
 func TestKeyboardOnly(t *testing.T) {
 	t.Parallel()
-	b := browsertest.New(t)
 	srv := site(t)
+	b := browsertest.New(t)
 
 	b.Navigate(t, srv.URL+"/")
 	b.FillLabelled(t, "Display name", "Grace")
@@ -135,8 +135,8 @@ func TestKeyboardOnly(t *testing.T) {
 
 func TestFindFailuresSayWhatIsWrong(t *testing.T) {
 	t.Parallel()
-	b := browsertest.New(t, browsertest.ArtifactDir(t.TempDir()))
 	srv := site(t)
+	b := browsertest.New(t, browsertest.ArtifactDir(t.TempDir()))
 	b.Navigate(t, srv.URL+"/")
 
 	for _, tc := range []struct {
@@ -225,8 +225,8 @@ func TestViewports(t *testing.T) {
 
 func TestConsoleErrorsAndCSPViolations(t *testing.T) {
 	t.Parallel()
-	b := browsertest.New(t, browsertest.ArtifactDir(t.TempDir()))
 	srv := site(t)
+	b := browsertest.New(t, browsertest.ArtifactDir(t.TempDir()))
 
 	b.Navigate(t, srv.URL+"/broken")
 	csp := b.WaitConsole(t, browsertest.ConsoleMessage.IsCSPViolation)
@@ -251,8 +251,8 @@ func TestConsoleErrorsAndCSPViolations(t *testing.T) {
 // would fail (if at all) to connect, never to resolve.
 func TestOnlyLoopback(t *testing.T) {
 	t.Parallel()
-	b := browsertest.New(t)
 	srv := site(t)
+	b := browsertest.New(t)
 	b.Navigate(t, srv.URL+"/")
 
 	fetch := func(u string) string {
@@ -319,6 +319,9 @@ func TestFailureSavesThePage(t *testing.T) {
 
 			dir := filepath.Join(base, "TestSomething__case_"+strings.ReplaceAll(tc.name, " ", "_"))
 			assert.Contains(t, rec.logged(), "browsertest: saved the page in "+dir)
+			if tc.name == "action fails" {
+				assert.Contains(t, rec.failure(), "browser: the step broke\n(the page is saved in "+dir+")")
+			}
 			read := func(name string) string {
 				data, err := os.ReadFile(filepath.Join(dir, name))
 				require.NoError(t, err)

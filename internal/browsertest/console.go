@@ -173,8 +173,10 @@ func (b *Browser) ConsoleErrors() []ConsoleMessage {
 
 // RequireNoConsoleErrors fails the test when any page the tab loaded logged
 // an error: a console.error, an uncaught exception, a CSP violation or a
-// resource that failed to load. It first lets the page finish the tasks it
-// has queued, so an error the page is about to report is not missed.
+// resource that failed to load. The browser asks every site for
+// /favicon.ico, so a site without one fails here, as its 404 shows in a
+// real browser's console too. It first lets the page finish the tasks it has
+// queued, so an error the page is about to report is not missed.
 func (b *Browser) RequireNoConsoleErrors(t testing.TB) {
 	t.Helper()
 	b.settle(t)
