@@ -6,26 +6,30 @@
 // page the way a person does (a field found by its label, a button by its
 // text, the keyboard alone).
 //
-// A test starts the server it tests, then asks for a Browser:
+// A test asks for a Browser first, then starts the server it tests:
 //
-//	srv := servertest.Start(t, servertest.Options{})
 //	b := browsertest.New(t)
+//	srv := servertest.Start(t, servertest.Options{})
 //	b.Navigate(t, srv.URL+"/")
 //	b.FillLabelled(t, "Email", "ada@example.com")
 //	b.ClickButtonAndWait(t, "Sign in")
 //	b.RequireNoConsoleErrors(t)
 //
-// In that order, because cleanups run last first: the tab closes, and drops
-// its connections (an event stream too), before the server stops and waits
-// for its open requests.
+// The tab closes when the test function returns, as the cleanups start, so
+// the server under test never waits to stop for a connection the tab holds
+// open (an event stream), whichever of the two comes first; checks on the
+// page belong in the test function, not in a Cleanup.
 //
 // The tests of one test binary share one Chromium process, and each Browser is
 // its own incognito browser context in it, so cookies, storage and cache never
 // cross tests, and a test pays for a tab (about 0.3 s) rather than a browser
 // (about 0.65 s). The process starts with the first New and stops when the
-// last Browser in use is cleaned up, so the package's goleak check in TestMain
-// (goleak.VerifyTestMain or testdb.Main) finds nothing left running; tests
-// that never overlap may each start their own.
+// last Browser in use is let go, at the end of its test's cleanups, so the
+// package's goleak check in TestMain (goleak.VerifyTestMain or testdb.Main)
+// finds nothing left running. With New first in each test, parallel tests
+// keep it up from one to the next; a test that builds its server first holds
+// the browser only while it runs, and one test's setup can then fall between
+// two Chromiums.
 //
 // The environment: AIGATE_CHROMIUM names the browser binary (else chromium,
 // chromium-browser or google-chrome on PATH), AIGATE_TEST_ARTIFACTS where
@@ -120,11 +124,27 @@ func New(t testing.TB, opts ...Option) *Browser {
 	if err != nil {
 		t.Fatalf("browsertest: %v", err)
 	}
-	t.Cleanup(func() {
+	// The tab closes when the test function returns (its Context ends just
+	// before the cleanups), alongside the cleanups, and not in one of
+	// them: wherever New comes among them, the server under test never
+	// waits to stop for a connection the tab holds open. The browser itself
+	// is let go in the cleanup, after every cleanup New came before, so with
+	// New first in each test it stays up from one test to the next.
+	closed := make(chan struct{})
+	closeTab := func() {
+		defer close(closed)
 		if t.Failed() {
 			b.saveOnce(t, "the test failed")
 		}
-		b.shut()
+		b.cancel()
+	}
+	stop := context.AfterFunc(t.Context(), closeTab)
+	t.Cleanup(func() {
+		if stop() {
+			closeTab() // the Context did not end first; a testing.TB may not promise it
+		}
+		<-closed
+		release(b.proc)
 	})
 	return b
 }
@@ -224,7 +244,11 @@ func run[T any](b *Browser, action chromedp.Action[T]) (T, error) {
 	ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, action)
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case err == nil:
+	case b.ctx.Err() != nil:
+		err = fmt.Errorf("the tab is closed: it closes when the test function returns, so use the Browser there and not in a Cleanup (%w)", err)
+	case errors.Is(err, context.DeadlineExceeded):
 		err = fmt.Errorf("no answer from the browser after %v (a page that never loads, an element that never appears, or an open alert): %w", actionTimeout, err)
 	}
 	return v, err

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -23,6 +24,9 @@ import (
 
 	"github.com/aigate/aigate/internal/browsertest"
 )
+
+// closeWait bounds waiting for the browser to open or drop a connection.
+const closeWait = 30 * time.Second
 
 const viewportMeta = `<meta name="viewport" content="width=device-width, initial-scale=1">`
 
@@ -86,8 +90,8 @@ func site(t *testing.T) *httptest.Server {
 
 func TestNavigateAndText(t *testing.T) {
 	t.Parallel()
-	srv := site(t)
 	b := browsertest.New(t)
+	srv := site(t)
 
 	require.Equal(t, int64(200), b.Navigate(t, srv.URL+"/"))
 	assert.Equal(t, "Sign in", b.Text(t, "#title"))
@@ -103,8 +107,8 @@ func TestNavigateAndText(t *testing.T) {
 // the mouse; the server's echo proves what the browser sent.
 func TestFillAndSubmit(t *testing.T) {
 	t.Parallel()
-	srv := site(t)
 	b := browsertest.New(t)
+	srv := site(t)
 
 	b.Navigate(t, srv.URL+"/")
 	b.FillLabelled(t, "Email", "ada@example.com") // replaces the value that was there
@@ -123,8 +127,8 @@ func TestFillAndSubmit(t *testing.T) {
 // Enter, as someone without a mouse does.
 func TestKeyboardOnly(t *testing.T) {
 	t.Parallel()
-	srv := site(t)
 	b := browsertest.New(t)
+	srv := site(t)
 
 	b.Navigate(t, srv.URL+"/")
 	b.FillLabelled(t, "Display name", "Grace")
@@ -135,8 +139,8 @@ func TestKeyboardOnly(t *testing.T) {
 
 func TestFindFailuresSayWhatIsWrong(t *testing.T) {
 	t.Parallel()
-	srv := site(t)
 	b := browsertest.New(t, browsertest.ArtifactDir(t.TempDir()))
+	srv := site(t)
 	b.Navigate(t, srv.URL+"/")
 
 	for _, tc := range []struct {
@@ -225,8 +229,8 @@ func TestViewports(t *testing.T) {
 
 func TestConsoleErrorsAndCSPViolations(t *testing.T) {
 	t.Parallel()
-	srv := site(t)
 	b := browsertest.New(t, browsertest.ArtifactDir(t.TempDir()))
+	srv := site(t)
 
 	b.Navigate(t, srv.URL+"/broken")
 	csp := b.WaitConsole(t, browsertest.ConsoleMessage.IsCSPViolation)
@@ -251,8 +255,8 @@ func TestConsoleErrorsAndCSPViolations(t *testing.T) {
 // would fail (if at all) to connect, never to resolve.
 func TestOnlyLoopback(t *testing.T) {
 	t.Parallel()
-	srv := site(t)
 	b := browsertest.New(t)
+	srv := site(t)
 	b.Navigate(t, srv.URL+"/")
 
 	fetch := func(u string) string {
@@ -281,6 +285,47 @@ func TestTabsAreIncognito(t *testing.T) {
 	assert.Equal(t, "session=one", browsertest.Get(t, one, cookies))
 	two.Navigate(t, srv.URL+"/")
 	assert.Equal(t, "", browsertest.Get(t, two, cookies), "a cookie from another test's tab")
+}
+
+// TestTabClosesBeforeCleanups holds a stream open from the page, as a live
+// dashboard would, and checks that the tab lets go of it when the test
+// function returns: a server's cleanup that waits for its open requests
+// (httptest's Close does) would otherwise wait for ever.
+func TestTabClosesBeforeCleanups(t *testing.T) {
+	t.Parallel()
+	b := browsertest.New(t)
+	connected, gone := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/events" {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, `<!doctype html><link rel="icon" href="data:,"><title>live</title><script>new EventSource("/events")</script>`)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: hello\n\n")
+		w.(http.Flusher).Flush()
+		close(connected)
+		<-r.Context().Done()
+		close(gone)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		// Cleanups run last first, so this runs before srv.Close and
+		// while the Browser's own cleanup has not run yet.
+		select {
+		case <-gone:
+		case <-time.After(closeWait):
+			t.Errorf("the page's stream was still open %v after the test function returned", closeWait)
+			srv.CloseClientConnections()
+		}
+	})
+
+	b.Navigate(t, srv.URL+"/")
+	select {
+	case <-connected:
+	case <-time.After(closeWait):
+		t.Fatal("the page never opened its stream")
+	}
 }
 
 // TestFailureSavesThePage fails a test in the two ways the harness sees (an
@@ -385,6 +430,9 @@ func TestFindChromium(t *testing.T) {
 type recorder struct {
 	testing.TB
 	name string
+	// ctx is its Context, which ends just before the cleanups, as testing's.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu       sync.Mutex
 	failed   bool
@@ -393,9 +441,15 @@ type recorder struct {
 	cleanups []func()
 }
 
-func newRecorder(t *testing.T) *recorder { return &recorder{TB: t, name: t.Name()} }
+func newRecorder(t *testing.T) *recorder {
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	return &recorder{TB: t, name: t.Name(), ctx: ctx, cancel: cancel}
+}
 
 func (r *recorder) Name() string { return r.name }
+
+func (r *recorder) Context() context.Context { return r.ctx }
 
 func (r *recorder) Errorf(format string, args ...any) { r.Error(fmt.Sprintf(format, args...)) }
 
@@ -450,6 +504,7 @@ func (r *recorder) run(f func()) {
 
 // cleanup runs the registered cleanups, last first, as testing does.
 func (r *recorder) cleanup() {
+	r.cancel()
 	r.mu.Lock()
 	fs := r.cleanups
 	r.cleanups = nil
