@@ -246,6 +246,8 @@ func run[T any](b *Browser, action chromedp.Action[T]) (T, error) {
 	v, err := chromedp.Run(ctx, action)
 	switch {
 	case err == nil:
+	case b.proc.ctx.Err() != nil:
+		err = fmt.Errorf("the browser has exited (a crash, or killed for memory?): %w", err)
 	case b.ctx.Err() != nil:
 		err = fmt.Errorf("the tab is closed: it closes when the test function returns, so use the Browser there and not in a Cleanup (%w)", err)
 	case errors.Is(err, context.DeadlineExceeded):
