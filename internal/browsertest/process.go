@@ -39,8 +39,6 @@ type process struct {
 var shared struct {
 	mu   sync.Mutex
 	proc *process // the process new Browsers get; nil when none runs
-	// starts counts the processes started, for the harness's own tests.
-	starts int
 }
 
 // acquire returns the running Chromium, starting one when none runs or the
@@ -59,7 +57,6 @@ func acquire() (*process, error) {
 			return nil, err
 		}
 		shared.proc = p
-		shared.starts++
 	}
 	shared.proc.users++
 	return shared.proc, nil
@@ -121,7 +118,7 @@ func allocatorOptions(path string) []chromedp.ExecAllocatorOption {
 	if os.Getuid() == 0 {
 		// Chromium refuses to start as root with its sandbox on, and CI
 		// and containers run the tests as root. The pages it loads are the
-		// tests' own, from loopback, so the sandbox protects nothing here.
+		// tests' own, from loopback: nothing untrusted for it to contain.
 		opts = append(opts, chromedp.NoSandbox)
 	}
 	return opts
