@@ -2,7 +2,8 @@
 // finding and starting the browser (headless, no network beyond loopback),
 // giving each test a fresh incognito tab at a desktop or phone viewport,
 // saving a screenshot, the URL and the HTML of the page when a test fails,
-// collecting console errors and CSP violations, and the helpers that act on a
+// collecting console errors and CSP violations, answering JavaScript
+// dialogs (confirm: OK; an alert counts as an error), and the helpers that act on a
 // page the way a person does (a field found by its label, a button by its
 // text, the keyboard alone).
 //
@@ -46,6 +47,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -162,7 +164,7 @@ func open(cfg config) (*Browser, error) {
 		chromedp.WithNewBrowserContext(),
 		// A listener from the start sees the console of every page the tab
 		// loads; it runs on the tab's reading goroutine, so it only appends.
-		chromedp.WithListener(b.console.record),
+		chromedp.WithListener(b.listen),
 	)
 	// The first Run creates the tab and ties its life to the context it
 	// gets, so it runs on b.ctx itself, with a timer instead of a deadline.
@@ -176,6 +178,28 @@ func open(cfg config) (*Browser, error) {
 		return nil, fmt.Errorf("open a tab: %w", err)
 	}
 	return b, nil
+}
+
+// listen sees every event of the tab: console messages are recorded, and a
+// JavaScript dialog is answered as a person would: a confirm (the
+// dashboard's "Delete …?") with OK, an alert or prompt dismissed and
+// recorded as an error, since the dashboard never opens one and one that
+// opens is script that should not be running (an XSS test's proof).
+func (b *Browser) listen(ev any) {
+	if d, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+		level := "error"
+		if d.Type == page.DialogTypeConfirm || d.Type == page.DialogTypeBeforeunload {
+			level = "info"
+		}
+		b.console.add(ConsoleMessage{Source: "dialog", Level: level, Text: string(d.Type) + ": " + d.Message, URL: d.URL})
+		// Actions cannot run on the listener's goroutine, which reads the
+		// answers they wait for.
+		go func() {
+			_, _ = chromedp.Call(b.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: level == "info"}) // the tab closing first is fine
+		}()
+		return
+	}
+	b.console.record(ev)
 }
 
 // shut closes the tab, disposing of its browser context, and lets go of the

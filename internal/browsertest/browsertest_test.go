@@ -72,6 +72,17 @@ func site(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "text/javascript")
 		fmt.Fprint(w, `console.error("boom from broken.js"); setTimeout(() => { throw new Error("kaboom") }, 0);`)
 	})
+	// dialogs asks before it submits, as the dashboard's delete buttons
+	// do, and its other button opens an alert, as injected script would.
+	mux.HandleFunc("GET /dialogs", func(w http.ResponseWriter, r *http.Request) {
+		page(w, "Dialogs", `<form method="post" action="/submit"><input type="hidden" name="email" value="confirmed@example.com"><button type="submit">Delete</button></form>
+<button type="button" id="alert">Alert</button><script src="/dialogs.js"></script>`)
+	})
+	mux.HandleFunc("GET /dialogs.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript")
+		fmt.Fprint(w, `document.querySelector("form").addEventListener("submit", e => { if (!confirm("Delete it?")) e.preventDefault(); });
+document.getElementById("alert").addEventListener("click", () => alert("injected"));`)
+	})
 	mux.HandleFunc("GET /wide", func(w http.ResponseWriter, r *http.Request) {
 		page(w, "Wide", `<p>narrow</p><table id="grid" style="width: 900px"><tr><td>wide</td></tr></table>`)
 	})
@@ -247,6 +258,24 @@ func TestConsoleErrorsAndCSPViolations(t *testing.T) {
 	require.True(t, rec.Failed())
 	assert.Contains(t, rec.failure(), "the page logged 3 console error(s)")
 	assert.Contains(t, rec.failure(), "boom from broken.js")
+}
+
+// TestDialogs: a confirm is answered OK, as a person deleting something
+// would, and an alert is dismissed and counted as an error.
+func TestDialogs(t *testing.T) {
+	t.Parallel()
+	b := browsertest.New(t, browsertest.ArtifactDir(t.TempDir()))
+	srv := site(t)
+
+	b.Navigate(t, srv.URL+"/dialogs")
+	require.Equal(t, int64(200), b.ClickButtonAndWait(t, "Delete"))
+	assert.Contains(t, b.Text(t, "#result"), "email=confirmed@example.com", "the confirm was accepted, so the form was sent")
+	b.RequireNoConsoleErrors(t)
+	b.Navigate(t, srv.URL+"/dialogs")
+	b.ClickButton(t, "Alert")
+	alert := b.WaitConsole(t, func(m browsertest.ConsoleMessage) bool { return m.Source == "dialog" && m.IsError() })
+	assert.Equal(t, "alert: injected", alert.Text)
+	assert.Equal(t, "Dialogs", browsertest.Get(t, b, chromedp.Title()), "the page goes on once the alert is dismissed")
 }
 
 // TestOnlyLoopback checks that a page can reach loopback and nothing else.

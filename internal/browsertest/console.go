@@ -96,6 +96,10 @@ func (c *consoleLog) record(ev any) {
 	default:
 		return
 	}
+	c.add(m)
+}
+
+func (c *consoleLog) add(m ConsoleMessage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.messages) >= maxConsole {
