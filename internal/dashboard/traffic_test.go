@@ -2,12 +2,9 @@ package dashboard_test
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigate/aigate/internal/interceptions"
@@ -32,17 +29,7 @@ func (d *deployment) gatewayToken(t *testing.T, user string) string {
 // baseURL (what Connect your tools shows), the aigate token as the key.
 func chat(t *testing.T, baseURL, token, model string, n int) {
 	t.Helper()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	t.Cleanup(tr.CloseIdleConnections)
-	c := openai.NewClient(option.WithBaseURL(baseURL), option.WithAPIKey(token), option.WithHTTPClient(&http.Client{Transport: tr}),
-		option.WithMaxRetries(0))
-	for range n {
-		_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
-			Model:    model,
-			Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
-		})
-		require.NoError(t, err)
-	}
+	chatWith(t, openAI(t, baseURL, token), model, n)
 }
 
 // settle waits until the replica has recorded want interceptions in all,

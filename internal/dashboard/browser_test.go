@@ -1,0 +1,227 @@
+package dashboard_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aigate/aigate/internal/browsertest"
+	"github.com/aigate/aigate/internal/client"
+	"github.com/aigate/aigate/internal/clock"
+	"github.com/aigate/aigate/internal/llmmock"
+	"github.com/aigate/aigate/internal/servertest"
+)
+
+const upstreamKey = "sk-upstream-BROWSER-0123456789abcdef"
+
+// screenshot writes the page to docs/images/NAME.png when the screenshots
+// are being updated (AIGATE_UPDATE_SCREENSHOTS=1).
+func screenshot(t *testing.T, b *browsertest.Browser, name string) {
+	t.Helper()
+	if !browsertest.UpdateScreenshots() {
+		return
+	}
+	_, file, _, _ := runtime.Caller(0)
+	b.Screenshot(t, filepath.Join(filepath.Dir(file), "..", "..", "docs", "images", name+".png"))
+}
+
+// number reads a page's number such as "1,234" or "5".
+func number(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(s), ",", ""), 10, 64)
+	require.NoError(t, err, "a number: %q", s)
+	return n
+}
+
+// newToken creates a gateway token on My tokens and returns its secret,
+// read from the page that shows it once.
+func newToken(t *testing.T, b *browsertest.Browser, base, name string) string {
+	t.Helper()
+	b.Navigate(t, base+"/tokens")
+	b.FillLabelled(t, `Name (what it is for, e.g. "laptop claude code")`, name)
+	require.Equal(t, int64(http.StatusCreated), b.ClickButtonAndWait(t, "Create token"))
+	secret := browsertest.Get(t, b, chromedp.Value("[data-new-token]", chromedp.ByQuery))
+	require.True(t, strings.HasPrefix(secret, "aig_"), secret)
+	return secret
+}
+
+// openAI is the official SDK configured as Connect your tools says.
+func openAI(t *testing.T, baseURL, token string) openai.Client {
+	t.Helper()
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	return openai.NewClient(option.WithBaseURL(baseURL), option.WithAPIKey(token), option.WithHTTPClient(&http.Client{Transport: tr}),
+		option.WithMaxRetries(0))
+}
+
+func chatWith(t *testing.T, c openai.Client, model string, n int) {
+	t.Helper()
+	for range n {
+		_, err := c.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+			Model: model, Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+		})
+		require.NoError(t, err)
+	}
+}
+
+// Acceptance 1: an owner's whole first day in a real browser, against a
+// real server and PostgreSQL: create the first owner, add a provider and a
+// member, connect a tool the way the page says, send requests, see them on
+// the overview (the usage API's numbers) and in the log, revoke a token,
+// and the member's restricted view.
+func TestBrowserOwnerAndMember(t *testing.T) {
+	t.Parallel()
+	b := browsertest.New(t)
+	clk := clock.NewManual(testNow)
+	r := servertest.Start(t, servertest.Options{Clock: clk})
+	t.Cleanup(func() { dashboardLogs(t, r) })
+	d := &deployment{Replica: r, clock: clk}
+	mock := llmmock.New(t, llmmock.Options{Keys: []string{upstreamKey}})
+
+	// The first visit creates the first owner.
+	b.Navigate(t, r.URL+"/")
+	require.True(t, strings.HasSuffix(b.URL(t), "/setup"), b.URL(t))
+	b.FillLabelled(t, "Email", "owner@example.com")
+	b.FillLabelled(t, "Name", "Olive Owner")
+	b.FillLabelled(t, "Password", "owner-password")
+	b.ClickButtonAndWait(t, "Create owner and sign in")
+	require.Equal(t, "Overview", b.Text(t, "h1"))
+	b.RequireNoConsoleErrors(t)
+
+	// A provider, created as an operator would: the vendor's own base URL
+	// form (OPENAI_BASE_URL, with /v1) on the mock.
+	b.Navigate(t, r.URL+"/providers")
+	b.Run(t, chromedp.Click(`a[href="/providers/new"]`, chromedp.ByQuery), chromedp.WaitVisible("#name", chromedp.ByQuery))
+	b.FillLabelled(t, "Name (the gateway path: /ai/NAME/)", "openai")
+	b.SelectLabelled(t, "Type", "openai")
+	b.FillLabelled(t, "Display name", "OpenAI")
+	b.FillLabelled(t, "Base URL (empty for the vendor's default)", mock.OpenAIBaseURL())
+	b.FillLabelled(t, "New API key 1", upstreamKey)
+	require.Equal(t, int64(http.StatusOK), b.ClickButtonAndWait(t, "Create provider"))
+	require.Equal(t, "Provider created.", b.Text(t, ".flash"))
+	require.Equal(t, "ready", b.Text(t, `[data-stat="state"]`))
+	require.NotContains(t, b.Text(t, "main"), upstreamKey, "keys are shown masked")
+
+	// A member.
+	b.Navigate(t, r.URL+"/users")
+	b.FillLabelled(t, "Email", "mia@example.com")
+	b.FillLabelled(t, "Name", "Mia Member")
+	b.SelectLabelled(t, "Role", "member")
+	b.FillLabelled(t, "Initial password", "password-member")
+	require.Equal(t, int64(http.StatusOK), b.ClickButtonAndWait(t, "Add user"))
+	require.Equal(t, "User created.", b.Text(t, ".flash"))
+
+	// The owner's tool, set up from Connect your tools.
+	ownerToken := newToken(t, b, r.URL, "laptop codex")
+	b.Navigate(t, r.URL+"/connect")
+	baseURL := b.Text(t, `[data-provider="openai"] [data-base-url]`)
+	require.Equal(t, r.URL+"/ai/openai/v1", baseURL)
+	require.Contains(t, b.Text(t, `[data-provider="openai"] [data-snippet="openai-sdk"]`), "OPENAI_BASE_URL="+baseURL)
+	screenshot(t, b, "dashboard-connect")
+	ownerSDK := openAI(t, baseURL, ownerToken)
+	chatWith(t, ownerSDK, "gpt-4.1", 3)
+
+	// The member, in a browser of her own.
+	m := browsertest.New(t)
+	m.Navigate(t, r.URL+"/providers")
+	require.True(t, strings.Contains(m.URL(t), "/signin?next="), m.URL(t))
+	m.FillLabelled(t, "Email", "mia@example.com")
+	m.FillLabelled(t, "Password", "password-member")
+	m.ClickButtonAndWait(t, "Sign in")
+	require.Equal(t, "Forbidden", m.Text(t, "h1"), "back to /providers, which members may not see")
+	memberToken := newToken(t, m, r.URL, "mia's claude")
+	m.Navigate(t, r.URL+"/connect")
+	require.Equal(t, baseURL, m.Text(t, `[data-provider="openai"] [data-base-url]`), "members see the providers they may use")
+	chatWith(t, openAI(t, baseURL, memberToken), "gpt-4.1-mini", 2)
+
+	d.settle(t, 5)
+
+	// The overview shows the usage API's numbers.
+	b.Navigate(t, r.URL+"/?range=24h")
+	owner := pageAPI(t, r, "owner@example.com", "owner-password")
+	from, to := dayWindow(clk.Now())
+	usage, err := owner.GetUsage(context.Background(), client.UsageFilter{From: &from, To: &to})
+	require.NoError(t, err)
+	require.Equal(t, int64(5), usage.Total.Requests)
+	require.Equal(t, usage.Total.Requests, number(t, b.Text(t, `[data-stat="requests"]`)))
+	require.Equal(t, usage.Total.InputTokens, number(t, b.Text(t, `[data-stat="input-tokens"]`)))
+	require.Equal(t, usage.Total.OutputTokens, number(t, b.Text(t, `[data-stat="output-tokens"]`)))
+	require.Equal(t, "0.0%", b.Text(t, `[data-stat="error-rate"]`))
+	require.Equal(t, []string{"gpt-4.1", "gpt-4.1-mini"}, b.Texts(t, `[data-table="model"] tbody th`))
+	require.Equal(t, []string{"owner@example.com", "mia@example.com"}, b.Texts(t, `[data-table="user"] tbody th`))
+	b.Run(t, chromedp.WaitVisible(`.chart[data-chart="requests"][data-drawn="true"] canvas`, chromedp.ByQuery))
+	b.RequireNoConsoleErrors(t)
+	screenshot(t, b, "dashboard-overview")
+
+	// The log: five requests, newest first; a filter; one request.
+	b.Navigate(t, r.URL+"/requests")
+	rows := b.Texts(t, `[data-table="requests"] tbody tr`)
+	require.Len(t, rows, 5)
+	require.Contains(t, rows[0], "mia@example.com")
+	require.Contains(t, rows[4], "owner@example.com")
+	screenshot(t, b, "dashboard-requests")
+	b.FillLabelled(t, "Model", "gpt-4.1-mini")
+	b.ClickButtonAndWait(t, "Filter")
+	require.Len(t, b.Texts(t, `[data-table="requests"] tbody tr`), 2)
+	require.Contains(t, b.URL(t), "model=gpt-4.1-mini", "the filter is in the URL")
+	b.Run(t, chromedp.Click(`[data-table="requests"] tbody tr a`, chromedp.ByQuery), chromedp.WaitVisible("dl.facts", chromedp.ByQuery))
+	page, err := owner.ListInterceptions(context.Background(), client.InterceptionFilter{Model: "gpt-4.1-mini", Limit: 1})
+	require.NoError(t, err)
+	require.Equal(t, strconv.FormatInt(page.Interceptions[0].InputTokens, 10), b.Text(t, `[data-stat="input-tokens"]`))
+	b.RequireNoConsoleErrors(t)
+
+	// The member sees only her own, and no admin page.
+	m.Navigate(t, r.URL+"/?range=24h")
+	require.Equal(t, "My usage", m.Text(t, "h1"))
+	require.Equal(t, int64(2), number(t, m.Text(t, `[data-stat="requests"]`)))
+	require.Equal(t, []string{"Overview", "Requests", "My tokens", "Connect your tools"}, m.Texts(t, `header nav a`))
+	m.Navigate(t, r.URL+"/requests")
+	require.Len(t, m.Texts(t, `[data-table="requests"] tbody tr`), 2)
+	for _, admin := range []string{"/users", "/audit", "/providers/openai", "/requests?user=owner@example.com"} {
+		require.Equal(t, int64(http.StatusForbidden), m.Navigate(t, r.URL+admin), admin)
+	}
+	m.RequireNoConsoleErrors(t)
+
+	// Revoking the owner's tool token stops it at once.
+	b.Navigate(t, r.URL+"/tokens")
+	require.Equal(t, int64(http.StatusOK), b.ClickButtonAndWait(t, "Revoke laptop codex"))
+	require.Equal(t, "Token revoked.", b.Text(t, ".flash"))
+	require.NotContains(t, b.Text(t, `[data-table="tokens"]`), "laptop codex")
+	_, err = ownerSDK.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model: "gpt-4.1", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("hello")},
+	})
+	var apiErr *openai.Error
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, http.StatusUnauthorized, apiErr.StatusCode)
+	b.RequireNoConsoleErrors(t)
+}
+
+// pageAPI is an API client signed in as email, to compare pages with.
+func pageAPI(t *testing.T, r *servertest.Replica, email, password string) *client.Client {
+	t.Helper()
+	anon, err := client.New(r.URL, "")
+	require.NoError(t, err)
+	defer anon.Close()
+	s, err := anon.Login(context.Background(), email, password)
+	require.NoError(t, err)
+	c, err := client.New(r.URL, s.Token)
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// dayWindow is the overview's 24h range at now.
+func dayWindow(now time.Time) (time.Time, time.Time) {
+	now = now.UTC()
+	return now.Truncate(time.Hour).Add(-23 * time.Hour), now
+}
