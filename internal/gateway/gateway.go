@@ -168,7 +168,7 @@ type Mounter interface {
 }
 
 // Mount registers the gateway under /ai/.
-func (g *Gateway) Mount(m Mounter) { m.Handle("/ai/{provider}/{path...}", g) }
+func (g *Gateway) Mount(m Mounter) { m.Handle(PathPrefix+"{provider}/{path...}", g) }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.now()
