@@ -140,6 +140,8 @@ func (a *API) routes() []route {
 		// Members too: the handlers narrow what a member sees to their own.
 		{"GET /api/v1/usage", roles(owner, auditor, member), ok, a.getUsage},
 		{"GET /api/v1/interceptions", roles(owner, auditor, member), ok, a.listInterceptions},
+		// A member asking for someone else's gets the 404 of an unknown id.
+		{"GET /api/v1/interceptions/{interception}", roles(owner, auditor, member), ok, a.getInterception},
 	}
 }
 
