@@ -128,7 +128,9 @@ func (a *API) routes() []route {
 		{"GET /api/v1/users/{user}/tokens", a.selfOr(owner), ok, a.listTokens},
 		{"POST /api/v1/users/{user}/tokens", a.selfOr(owner), created, a.createToken},
 		{"DELETE /api/v1/users/{user}/tokens/{token}", a.selfOr(owner), noContent, a.revokeToken},
-		{"GET /api/v1/providers", roles(owner, auditor), ok, a.listProviders},
+		// Members too: the handler answers them the enabled providers only,
+		// in the short form.
+		{"GET /api/v1/providers", roles(owner, auditor, member), ok, a.listProviders},
 		{"POST /api/v1/providers", roles(owner), created, a.createProvider},
 		{"GET /api/v1/providers/{provider}", roles(owner, auditor), ok, a.getProvider},
 		{"PATCH /api/v1/providers/{provider}", roles(owner), ok, a.updateProvider},
@@ -138,6 +140,8 @@ func (a *API) routes() []route {
 		// Members too: the handlers narrow what a member sees to their own.
 		{"GET /api/v1/usage", roles(owner, auditor, member), ok, a.getUsage},
 		{"GET /api/v1/interceptions", roles(owner, auditor, member), ok, a.listInterceptions},
+		// A member asking for someone else's gets the 404 of an unknown id.
+		{"GET /api/v1/interceptions/{interception}", roles(owner, auditor, member), ok, a.getInterception},
 	}
 }
 

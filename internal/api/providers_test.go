@@ -38,7 +38,7 @@ func TestProviderRoles(t *testing.T) {
 	}{
 		{"GET", "/api/v1/providers", auditor, nil, http.StatusOK},
 		{"GET", "/api/v1/providers/openai", auditor, nil, http.StatusOK},
-		{"GET", "/api/v1/providers", member, nil, http.StatusForbidden},
+		{"GET", "/api/v1/providers", member, nil, http.StatusOK},
 		{"GET", "/api/v1/providers/openai", member, nil, http.StatusForbidden},
 		{"GET", "/api/v1/providers", "", nil, http.StatusUnauthorized},
 		{"POST", "/api/v1/providers", auditor, map[string]any{"name": "x", "type": "openai"}, http.StatusForbidden},

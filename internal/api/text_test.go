@@ -124,6 +124,7 @@ func routeCases() map[string]routeCase {
 		"GET /api/v1/audit":                          {query: []string{"resource_type", "resource", "actor", "action", "since", "until", "limit", "cursor"}},
 		"GET /api/v1/usage":                          {query: []string{"from", "to", "group_by", "user"}},
 		"GET /api/v1/interceptions":                  {query: []string{"user", "provider", "model", "client", "session", "status", "since", "until", "limit", "cursor"}},
+		"GET /api/v1/interceptions/{interception}":   {},
 	}
 }
 
@@ -229,8 +230,8 @@ func TestTextRefusedOnEveryRoute(t *testing.T) {
 	t.Parallel()
 	r, _, owner := setup(t)
 	fx := makeFixtures(t, r, owner)
-	valid := map[string]string{"user": fx.user, "token": fx.token, "provider": fx.provider}
-	missing := map[string]string{"user": "nobody@example.com", "token": "nonexistent00", "provider": "nonexistent"}
+	valid := map[string]string{"user": fx.user, "token": fx.token, "provider": fx.provider, "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ab"}
+	missing := map[string]string{"user": "nobody@example.com", "token": "nonexistent00", "provider": "nonexistent", "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ac"}
 
 	cases := routeCases()
 	patterns := api.Patterns()

@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/aigate/aigate/internal/apperr"
 	"github.com/aigate/aigate/internal/auth"
@@ -231,21 +233,87 @@ func (a *API) listInterceptions(r *http.Request, p *auth.Principal) (any, error)
 	}
 	out := make([]interceptionJSON, len(rows))
 	for i, s := range rows {
-		j := interceptionJSON{
-			ID: s.ID, StartedAt: s.StartedAt, EndedAt: s.EndedAt, UserID: s.UserID, UserEmail: emails[s.UserID.String()],
-			Provider: s.ProviderName, Model: s.Model, Endpoint: s.Endpoint, Streaming: s.Streaming, Client: string(s.Client),
-			Session: s.SessionID, Status: string(s.Status),
-			InputTokens: s.InputTokens, OutputTokens: s.OutputTokens, CacheReadTokens: s.CacheReadTokens,
-			CacheWriteTokens: s.CacheWriteTokens, ReasoningTokens: s.ReasoningTokens, Error: s.Error,
-		}
-		if s.UpstreamStatus != 0 {
-			j.UpstreamStatus = &s.UpstreamStatus
-		}
-		if s.TTFB >= 0 {
-			ms := int(s.TTFB.Milliseconds())
-			j.TTFBMs = &ms
-		}
-		out[i] = j
+		out[i] = summaryJSON(s.Record, emails[s.UserID.String()])
 	}
 	return map[string]any{"interceptions": out, "next_cursor": next}, nil
+}
+
+// summaryJSON is rec as the listing shows it.
+func summaryJSON(rec interceptions.Record, email string) interceptionJSON {
+	j := interceptionJSON{
+		ID: rec.ID, StartedAt: rec.StartedAt, EndedAt: rec.EndedAt, UserID: rec.UserID, UserEmail: email,
+		Provider: rec.ProviderName, Model: rec.Model, Endpoint: rec.Endpoint, Streaming: rec.Streaming, Client: string(rec.Client),
+		Session: rec.SessionID, Status: string(rec.Status),
+		InputTokens: rec.InputTokens, OutputTokens: rec.OutputTokens, CacheReadTokens: rec.CacheReadTokens,
+		CacheWriteTokens: rec.CacheWriteTokens, ReasoningTokens: rec.ReasoningTokens, Error: rec.Error,
+	}
+	if rec.UpstreamStatus != 0 {
+		j.UpstreamStatus = &rec.UpstreamStatus
+	}
+	if rec.TTFB >= 0 {
+		ms := int(rec.TTFB.Milliseconds())
+		j.TTFBMs = &ms
+	}
+	return j
+}
+
+// interceptionDetailJSON is one interception as the API shows it alone:
+// what the listing has, and what only one request's page needs.
+type interceptionDetailJSON struct {
+	interceptionJSON
+	RequestID    string                   `json:"request_id"`
+	TokenID      string                   `json:"token_id"`
+	ProviderType string                   `json:"provider_type"`
+	DurationMs   int64                    `json:"duration_ms"`
+	ToolCalls    []interceptions.ToolCall `json:"tool_calls"`
+	// Prompt is the request body as stored (jsonb, so normalised), null
+	// when prompts were not recorded.
+	Prompt json.RawMessage `json:"prompt"`
+}
+
+func (a *API) getInterception(r *http.Request, p *auth.Principal) (any, error) {
+	ref := r.PathValue("interception")
+	id, err := uuid.Parse(ref)
+	if err != nil {
+		return nil, apperr.Invalid(apperr.Validation{Field: "interception", Detail: "must be an interception id, a UUID such as 0190d5f8-7c1e-7a3b-9e4f-0123456789ab"})
+	}
+	// A member gets one answer for an id nobody has and for someone else's,
+	// so ids cannot be probed.
+	whose := ""
+	if p.Role == auth.RoleMember {
+		whose = " among your requests"
+	}
+	notFound := apperr.NotFound("No interception %s%s. A request is recorded about a second after it ends, and kept for the interceptions retention (90 days by default).", id, whose)
+	rec, err := interceptions.Get(r.Context(), a.db, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p.Role == auth.RoleMember && rec.UserID != p.UserID {
+		return nil, notFound
+	}
+	email := ""
+	switch u, err := a.users.Get(r.Context(), rec.UserID.String()); {
+	case err == nil:
+		email = u.Email
+	case isNotFound(err): // the user was deleted since; the record stays
+	default:
+		return nil, err
+	}
+	calls := rec.ToolCalls
+	if calls == nil {
+		calls = []interceptions.ToolCall{}
+	}
+	return interceptionDetailJSON{
+		interceptionJSON: summaryJSON(rec, email),
+		RequestID:        rec.RequestID, TokenID: rec.TokenID, ProviderType: rec.ProviderType,
+		DurationMs: rec.EndedAt.Sub(rec.StartedAt).Milliseconds(), ToolCalls: calls, Prompt: rec.Prompt,
+	}, nil
+}
+
+func isNotFound(err error) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Kind == apperr.KindNotFound
 }

@@ -406,6 +406,7 @@ func TestClientCommandHelp(t *testing.T) {
 			"--access-key-stdin\n", "--clear-access-key\n",
 		}},
 		{[]string{"providers", "delete", "--help"}, nil},
+		{[]string{"interceptions", "show", "--help"}, []string{"Usage: aigate interceptions show ID [flags]"}},
 		{[]string{"providers", "restore", "--help"}, nil},
 	} {
 		t.Run(strings.Join(tc.args[:len(tc.args)-1], " "), func(t *testing.T) {

@@ -26,7 +26,7 @@ const maxSecretInput = 1 << 20
 func providersCommand() *Command {
 	return &Command{
 		Name:    "providers",
-		Summary: "List and manage AI providers and their keys (owners; auditors may read)",
+		Summary: "List and manage AI providers and their keys (owners; auditors may read; members may list the ones they use)",
 		Sub: []*Command{
 			providersListCommand(),
 			providersShowCommand(),
@@ -39,15 +39,29 @@ func providersCommand() *Command {
 	}
 }
 
+// shortProvider is a provider in the short form members get, as the CLI
+// prints it in JSON: the fields the server sent, none made up as zeros.
+type shortProvider struct {
+	Name           string `json:"name"`
+	Type           string `json:"type"`
+	DisplayName    string `json:"display_name"`
+	GatewayBaseURL string `json:"gateway_base_url"`
+}
+
 func providersListCommand() *Command {
 	var includeDeleted bool
 	return clientCommand{
-		name: "providers list", summary: "List the providers (keys never shown, only counted)",
-		options: []*config.Option{boolOption(&includeDeleted, "include-deleted", "List deleted providers too.")},
+		name: "providers list", summary: "List the providers (keys only counted); for members, the ones they may use and the URL to set in their tools",
+		options: []*config.Option{boolOption(&includeDeleted, "include-deleted", "List deleted providers too (owners and auditors).")},
 		run: func(ctx context.Context, _ IO, c *client.Client, out output, _ []string) error {
 			l, err := c.ListProviders(ctx, includeDeleted)
 			if err != nil {
 				return err
+			}
+			// The server says which form it answered: an empty list has no
+			// provider to tell it by.
+			if l.Short() {
+				return writeShortProviders(out, l)
 			}
 			if out.json() {
 				return out.writeJSON(l)
@@ -61,6 +75,24 @@ func providersListCommand() *Command {
 			return tw.Flush()
 		},
 	}.command()
+}
+
+// writeShortProviders prints a member's list: each provider with the base
+// URL to set in a tool (OPENAI_BASE_URL, ANTHROPIC_BASE_URL) to use it.
+func writeShortProviders(out output, l client.ProviderList) error {
+	if out.json() {
+		ps := make([]shortProvider, len(l.Providers))
+		for i, p := range l.Providers {
+			ps[i] = shortProvider{Name: p.Name, Type: p.Type, DisplayName: p.DisplayName, GatewayBaseURL: p.GatewayBaseURL}
+		}
+		return out.writeJSON(map[string]any{"providers": ps, "form": l.Form})
+	}
+	tw := out.table()
+	fmt.Fprintln(tw, "NAME\tTYPE\tBASE URL")
+	for _, p := range l.Providers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Type, orDash(p.GatewayBaseURL))
+	}
+	return tw.Flush()
 }
 
 func providersShowCommand() *Command {
@@ -100,7 +132,7 @@ func writeProvider(out output, p client.Provider) error {
 	if p.Deleted {
 		rows = append(rows, [2]string{"Deleted", "yes"})
 	}
-	rows = append(rows, [2]string{"Base URL", orDash(p.BaseURL)})
+	rows = append(rows, [2]string{"Base URL", orDash(p.BaseURL)}, [2]string{"Gateway URL", orDash(p.GatewayBaseURL)})
 	if s := p.Settings; s != nil {
 		creds := "none (the AWS credential chain of the server)"
 		if s.HasCredentials {

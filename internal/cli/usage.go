@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
+	"unicode"
 
 	"github.com/aigate/aigate/internal/client"
 	"github.com/aigate/aigate/internal/config"
@@ -76,8 +81,8 @@ func writeCounts(tw *tabwriter.Writer, label string, c client.UsageCounts) {
 func interceptionsCommand() *Command {
 	return &Command{
 		Name:    "interceptions",
-		Summary: "List the gateway requests aigate recorded (members see only their own)",
-		Sub:     []*Command{interceptionsListCommand()},
+		Summary: "List and show the gateway requests aigate recorded (members see only their own)",
+		Sub:     []*Command{interceptionsListCommand(), interceptionsShowCommand()},
 	}
 }
 
@@ -123,4 +128,104 @@ func interceptionsListCommand() *Command {
 			return err
 		},
 	}.command()
+}
+
+func interceptionsShowCommand() *Command {
+	return clientCommand{
+		name: "interceptions show", usage: "ID", nargs: 1,
+		summary: "Show one recorded gateway request: every field, its tool calls and, when recorded, its prompt",
+		run: func(ctx context.Context, _ IO, c *client.Client, out output, args []string) error {
+			d, err := c.GetInterception(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if out.json() {
+				return out.writeJSON(d)
+			}
+			return writeInterception(out, d)
+		},
+	}.command()
+}
+
+// writeInterception prints one request as "Field: value" lines, its tool
+// calls as a table and its prompt as indented JSON.
+func writeInterception(out output, d client.InterceptionDetail) error {
+	user := d.UserID
+	if d.UserEmail != "" {
+		user = d.UserEmail + " (" + d.UserID + ")"
+	}
+	optInt := func(p *int, unit, none string) string {
+		if p == nil {
+			return none
+		}
+		return strconv.Itoa(*p) + unit
+	}
+	rows := [][2]string{
+		{"ID", d.ID}, {"Request ID", shown(d.RequestID)},
+		{"Started", d.StartedAt.UTC().Format(time.RFC3339Nano)}, {"Ended", d.EndedAt.UTC().Format(time.RFC3339Nano)},
+		{"Duration", strconv.FormatInt(d.DurationMs, 10) + " ms"},
+		{"Time to first byte", optInt(d.TTFBMs, " ms", "- (no byte came back)")},
+		{"User", user}, {"Token ID", shown(d.TokenID)},
+		{"Provider", d.Provider + " (" + d.ProviderType + ")"}, {"Model", shown(d.Model)}, {"Endpoint", d.Endpoint},
+		{"Streaming", yesNo(d.Streaming)}, {"Client", d.Client}, {"Session", orDash(shown(d.Session))},
+		{"Status", d.Status}, {"Upstream status", optInt(d.UpstreamStatus, "", "-")},
+	}
+	if d.Error != "" {
+		rows = append(rows, [2]string{"Error", shown(d.Error)})
+	}
+	rows = append(rows, [][2]string{
+		{"Input tokens", strconv.FormatInt(d.InputTokens, 10)}, {"Output tokens", strconv.FormatInt(d.OutputTokens, 10)},
+		{"Cache read tokens", strconv.FormatInt(d.CacheReadTokens, 10)}, {"Cache write tokens", strconv.FormatInt(d.CacheWriteTokens, 10)},
+		{"Reasoning tokens", strconv.FormatInt(d.ReasoningTokens, 10)},
+	}...)
+	tw := out.table()
+	for _, row := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out.w)
+	if len(d.ToolCalls) == 0 {
+		fmt.Fprintln(out.w, "Tool calls: none")
+	} else {
+		fmt.Fprintln(out.w, "Tool calls:")
+		tw = out.table()
+		fmt.Fprintln(tw, "  ID\tNAME")
+		for _, tc := range d.ToolCalls {
+			fmt.Fprintf(tw, "  %s\t%s\n", shown(tc.ID), shown(tc.Name))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintln(out.w)
+	if !d.HasPrompt() {
+		fmt.Fprintln(out.w, "Prompt: not recorded (the server records prompts only with --record-prompts)")
+		return nil
+	}
+	// JSON escapes control characters in strings, so the prompt cannot
+	// drive the terminal.
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, d.Prompt, "", "  "); err != nil {
+		return fmt.Errorf("the server sent a prompt that is not JSON: %w", err)
+	}
+	fmt.Fprintln(out.w, "Prompt:")
+	pretty.WriteByte('\n')
+	_, err := pretty.WriteTo(out.w)
+	return err
+}
+
+// shown is text a client sent (a model name, a session id, an error) made
+// safe to print on a terminal: quoted, with escapes, when it holds
+// anything that is not printable, such as an escape sequence.
+func shown(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }

@@ -231,6 +231,10 @@ type Provider struct {
 	// State is ready, disabled, deleted or "broken: <why>"; empty from a
 	// server older than the field.
 	State string `json:"state,omitempty"`
+	// GatewayBaseURL is the base URL to set in a tool (OPENAI_BASE_URL,
+	// ANTHROPIC_BASE_URL) to use the provider through the server, as the
+	// server was reached; empty from a server older than the field.
+	GatewayBaseURL string `json:"gateway_base_url,omitempty"`
 }
 
 // ProviderWarning is something the server accepted but that is likely a
@@ -259,7 +263,23 @@ type ProviderKey struct {
 // ProviderList is the answer to listing providers.
 type ProviderList struct {
 	Providers []Provider `json:"providers"`
+	// Form says which fields the providers have: ProviderFormFull, or
+	// ProviderFormShort when the caller is a member. Empty from a server
+	// older than the field, which answered members nothing but 403.
+	Form string `json:"form,omitempty"`
 }
+
+// The forms of a ProviderList.
+const (
+	// ProviderFormFull has every field.
+	ProviderFormFull = "full"
+	// ProviderFormShort, what members get, has the name, type, display
+	// name and gateway base URL only: the enabled providers they may use.
+	ProviderFormShort = "short"
+)
+
+// Short reports whether l holds the short form, which members get.
+func (l ProviderList) Short() bool { return l.Form == ProviderFormShort }
 
 // ProviderKeyInput is one entry of a key set sent to the server: a stored
 // key kept by its ID (KeepKey), or a new key (NewKey).
@@ -314,7 +334,9 @@ type ProviderPatch struct {
 func providerPath(ref string) string { return "/api/v1/providers/" + url.PathEscape(ref) }
 
 // ListProviders lists the live providers (enabled and disabled) by name,
-// and the deleted ones too with includeDeleted.
+// and the deleted ones too with includeDeleted. A member gets the enabled
+// ones only, in the short form (see ProviderList.Form); includeDeleted is
+// refused them (403).
 func (c *Client) ListProviders(ctx context.Context, includeDeleted bool) (ProviderList, error) {
 	var q url.Values
 	if includeDeleted {

@@ -131,3 +131,30 @@ func TestParseBaseURL(t *testing.T) {
 		require.NotContains(t, err.Error(), "pw@", "credentials in a URL are not echoed")
 	}
 }
+
+// One Provider type decodes both forms of the list; Form tells them apart,
+// even with no provider to look at.
+func TestListProvidersForms(t *testing.T) {
+	t.Parallel()
+	c := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.RawQuery {
+		case "":
+			_, _ = w.Write([]byte(`{"form":"short","providers":[{"name":"claude","type":"anthropic","display_name":"Claude","gateway_base_url":"https://gw.example/ai/claude"}]}`))
+		case "include_deleted=true":
+			_, _ = w.Write([]byte(`{"form":"full","providers":[{"id":"p1","name":"openai","type":"openai","enabled":true,"state":"ready","gateway_base_url":"https://gw.example/ai/openai/v1","api_keys":[{"id":"k1","masked":"sk-...x"}]}]}`))
+		default:
+			t.Errorf("unexpected query %q", r.URL.RawQuery)
+		}
+	})
+	short, err := c.ListProviders(context.Background(), false)
+	require.NoError(t, err)
+	require.True(t, short.Short())
+	require.Equal(t, []client.Provider{{Name: "claude", Type: "anthropic", DisplayName: "Claude", GatewayBaseURL: "https://gw.example/ai/claude"}}, short.Providers)
+	full, err := c.ListProviders(context.Background(), true)
+	require.NoError(t, err)
+	require.False(t, full.Short())
+	require.Equal(t, "p1", full.Providers[0].ID)
+	require.Equal(t, "https://gw.example/ai/openai/v1", full.Providers[0].GatewayBaseURL)
+	require.Len(t, full.Providers[0].APIKeys, 1)
+	require.False(t, client.ProviderList{}.Short(), "a server before the field answered members nothing but 403")
+}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -127,4 +128,37 @@ func (c *Client) ListInterceptions(ctx context.Context, f InterceptionFilter) (I
 	var p InterceptionPage
 	err := c.Do(ctx, http.MethodGet, "/api/v1/interceptions", q, nil, &p)
 	return p, err
+}
+
+// ToolCall is one tool call the model made in a request.
+type ToolCall struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// InterceptionDetail is one gateway request as the API shows it alone: the
+// listing's fields and the ones only its page needs.
+type InterceptionDetail struct {
+	Interception
+	RequestID    string     `json:"request_id"`
+	TokenID      string     `json:"token_id"`
+	ProviderType string     `json:"provider_type"`
+	DurationMs   int64      `json:"duration_ms"`
+	ToolCalls    []ToolCall `json:"tool_calls"`
+	// Prompt is the request body as the server stored it; JSON null (or
+	// empty) when prompts were not recorded. See HasPrompt.
+	Prompt json.RawMessage `json:"prompt"`
+}
+
+// HasPrompt reports whether the request's prompt was recorded.
+func (d InterceptionDetail) HasPrompt() bool {
+	return len(d.Prompt) > 0 && string(d.Prompt) != "null"
+}
+
+// GetInterception returns one recorded request by its id. A member asking
+// for someone else's gets the 404 of an id nobody has.
+func (c *Client) GetInterception(ctx context.Context, id string) (InterceptionDetail, error) {
+	var d InterceptionDetail
+	err := c.Do(ctx, http.MethodGet, "/api/v1/interceptions/"+url.PathEscape(id), nil, nil, &d)
+	return d, err
 }

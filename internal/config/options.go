@@ -115,7 +115,7 @@ func ServerOptions(c *Server) []*Option {
 		{
 			Flag: "trusted-proxies", Arg: "CIDRS", Env: "AIGATE_TRUSTED_PROXIES", Default: "",
 			DefaultText: "empty: the client IP is the connection's peer",
-			Description: "Load balancers and proxies whose X-Forwarded-For header is believed. The client IP (audit entries, logs, the login throttle) is then the right-most X-Forwarded-For address that is not itself a trusted proxy; from any other peer the header is ignored.",
+			Description: "Load balancers and proxies whose X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto headers are believed. The client IP (audit entries, logs, the login throttle) is then the right-most X-Forwarded-For address that is not itself a trusted proxy, and the server's public URL (the gateway URLs the API gives) takes its host and https from the other two; from any other peer the headers are ignored.",
 			Expect:      "comma-separated CIDRs or IP addresses, such as 10.0.0.0/8,192.168.1.7",
 			Set:         prefixes(&c.TrustedProxies),
 		},

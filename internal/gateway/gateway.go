@@ -168,7 +168,7 @@ type Mounter interface {
 }
 
 // Mount registers the gateway under /ai/.
-func (g *Gateway) Mount(m Mounter) { m.Handle("/ai/{provider}/{path...}", g) }
+func (g *Gateway) Mount(m Mounter) { m.Handle(PathPrefix+"{provider}/{path...}", g) }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.now()
@@ -396,7 +396,7 @@ func (x *exchange) finish() {
 		return
 	}
 	rec := interceptions.Record{
-		ID: newID(), ReplicaID: x.g.replicaID, RequestID: httpserver.RequestID(x.r.Context()),
+		ID: interceptions.NewID(x.start), ReplicaID: x.g.replicaID, RequestID: httpserver.RequestID(x.r.Context()),
 		UserID: x.principal.UserID, TokenID: x.principal.TokenID,
 		ProviderID: x.p.id, ProviderName: x.p.name, ProviderType: string(x.p.typ),
 		Model: x.model, Endpoint: x.ep.format.String(), Streaming: x.stream,
@@ -420,12 +420,4 @@ func (x *exchange) finish() {
 		rec.Prompt = x.body
 	}
 	x.g.recorder.Record(rec)
-}
-
-func newID() uuid.UUID {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.New()
-	}
-	return id
 }

@@ -8,6 +8,23 @@ import (
 	"github.com/aigate/aigate/internal/providers"
 )
 
+// PathPrefix is where the gateway serves: provider P at PathPrefix+P+"/".
+const PathPrefix = "/ai/"
+
+// ClientBaseURL is the base URL a client sets to reach provider name of
+// type typ through the aigate server at public (scheme://host): what the
+// client's SDK puts before the paths route takes, in that SDK's own
+// convention. An OpenAI SDK's base URL includes the API version
+// (OPENAI_BASE_URL, …/v1), an Anthropic one excludes it
+// (ANTHROPIC_BASE_URL); Bedrock providers are called with the Anthropic API.
+func ClientBaseURL(public, name string, typ providers.Type) string {
+	base := public + PathPrefix + name
+	if typ == providers.OpenAI {
+		return base + "/v1"
+	}
+	return base
+}
+
 // endpoint is what the gateway does with one request path.
 type endpoint struct {
 	// format is the intercepted API, or 0 for an allow-listed pass-through.

@@ -1,11 +1,11 @@
 // Package httpserver owns aigate's network edge: the public listener (plain
 // HTTP, or HTTPS with HTTP/2 and certificates reloaded when their files
-// change) with its route table, request IDs, the client IP (X-Forwarded-For
-// from trusted proxies only), the header, body and idle timeouts, access
-// logging, panic recovery, request metrics, the JSON error shape and
-// /healthz and /readyz; and the private listener that serves /metrics. The
-// admin API, the gateway and the dashboard mount their handlers on the
-// public one.
+// change) with its route table, request IDs, the client IP and the public
+// URL (X-Forwarded-For, -Host and -Proto from trusted proxies only), the
+// header, body and idle timeouts, access logging, panic recovery, request
+// metrics, the JSON error shape and /healthz and /readyz; and the private
+// listener that serves /metrics. The admin API, the gateway and the
+// dashboard mount their handlers on the public one.
 package httpserver
 
 import (
@@ -62,7 +62,8 @@ type Options struct {
 	BodyTimeout time.Duration
 	// IdleTimeout bounds an idle keep-alive connection.
 	IdleTimeout time.Duration
-	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	// TrustedProxies are the peers whose X-Forwarded-For, X-Forwarded-Host
+	// and X-Forwarded-Proto are believed.
 	TrustedProxies []netip.Prefix
 	// CertFile and KeyFile, both or neither, make the listener HTTPS.
 	CertFile, KeyFile string

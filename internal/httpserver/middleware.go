@@ -18,6 +18,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	clientIPKey
+	publicURLKey
 )
 
 // RequestIDHeader carries the request ID in both directions.
@@ -119,6 +120,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		w.Header().Set(RequestIDHeader, id)
 		ip := clientIP(r, s.opts.TrustedProxies)
 		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey, id), clientIPKey, ip)
+		ctx = context.WithValue(ctx, publicURLKey, publicURL(r, s.opts.TrustedProxies))
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		if r.Body != nil && r.Body != http.NoBody {

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/database/dbsqlc"
 	"github.com/aigate/aigate/internal/interceptions"
 	"github.com/aigate/aigate/internal/testdb"
 )
@@ -109,4 +111,62 @@ func make2KiB() []byte {
 		b[i] = 'a' + byte(i%26)
 	}
 	return b
+}
+
+// BenchmarkGet is the cost of reading one record by id from a table of
+// keptDays day partitions (the default retention's, with the days made
+// ahead) holding perDay records each:
+//
+//   - its_partition: an id NewID made, read from its millisecond's
+//     partition alone; what the API's detail answer costs.
+//   - every_partition: the same row by id alone, probing every
+//     partition's key index; what the lookup cost before ids carried the
+//     start.
+//   - not_from_its_start: an id from another clock reading (an older
+//     server's); the millisecond's partition misses, then every one is
+//     probed.
+//   - unknown: an id no record has: both lookups, as for such an id.
+func BenchmarkGet(b *testing.B) {
+	const perDay = 2000
+	db := testdb.New(b)
+	ctx := context.Background()
+	all := fillPartitions(b, db, perDay)
+	legacy := record(startedAt(firstDay.AddDate(0, 0, 45).Add(time.Hour)))
+	rec := interceptions.NewRecorder(db, interceptions.Config{})
+	require.NoError(b, rec.WriteForTest(ctx, []interceptions.Record{legacy}))
+	_, err := db.Pool.Exec(ctx, "ANALYZE interceptions")
+	require.NoError(b, err)
+	q := dbsqlc.New(db.Pool)
+	b.ResetTimer()
+
+	pick := func(i int) uuid.UUID { return all[(i*7919)%len(all)].ID }
+	b.Run("its_partition", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			_, err := interceptions.Get(ctx, db, pick(i))
+			require.NoError(b, err)
+			i++
+		}
+	})
+	b.Run("every_partition", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			_, err := q.InterceptionGetByID(ctx, pick(i))
+			require.NoError(b, err)
+			i++
+		}
+	})
+	b.Run("not_from_its_start", func(b *testing.B) {
+		for b.Loop() {
+			_, err := interceptions.Get(ctx, db, legacy.ID)
+			require.NoError(b, err)
+		}
+	})
+	b.Run("unknown", func(b *testing.B) {
+		unknown := interceptions.NewID(firstDay.AddDate(0, 0, 30))
+		for b.Loop() {
+			_, err := interceptions.Get(ctx, db, unknown)
+			require.ErrorIs(b, err, pgx.ErrNoRows)
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/aigate/aigate/internal/database"
@@ -64,7 +66,7 @@ type ToolCall struct {
 
 // Record is one intercepted request.
 type Record struct {
-	// ID is made by Record (UUIDv7) when left zero.
+	// ID is made by Record (NewID, from StartedAt) when left zero.
 	ID        uuid.UUID
 	ReplicaID uuid.UUID
 	RequestID string
@@ -273,8 +275,25 @@ func fromSummary(row dbsqlc.InterceptionListRow) (Summary, error) {
 
 // Get reads one written record. The error wraps pgx.ErrNoRows when there is
 // no record with that id (yet: records are written in batches).
+//
+// The table is partitioned by started_at, and its primary key is (id,
+// started_at): by id alone, PostgreSQL probes the key index of every
+// partition, one a day kept. An id made by NewID tells its start to the
+// millisecond, so Get first asks that millisecond's partition alone; only
+// when that misses (an id made otherwise, such as before NewID existed, or
+// none at all) does it probe them all.
 func Get(ctx context.Context, db *database.DB, id uuid.UUID) (Record, error) {
-	row, err := dbsqlc.New(db.Pool).InterceptionGetByID(ctx, id)
+	q := dbsqlc.New(db.Pool)
+	if lo, hi, ok := startedWindow(id); ok {
+		row, err := q.InterceptionGetByIDStartedBetween(ctx, dbsqlc.InterceptionGetByIDStartedBetweenParams{ID: id, Since: lo, Until: hi})
+		if err == nil {
+			return fromRow(row)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return Record{}, fmt.Errorf("get interception %s: %w", id, err)
+		}
+	}
+	row, err := q.InterceptionGetByID(ctx, id)
 	if err != nil {
 		return Record{}, fmt.Errorf("get interception %s: %w", id, err)
 	}

@@ -188,11 +188,7 @@ func NewRecorder(db *database.DB, cfg Config) *Recorder {
 // without it, and the prompt is counted as dropped.
 func (r *Recorder) Record(rec Record) bool {
 	if rec.ID == uuid.Nil {
-		id, err := uuid.NewV7()
-		if err != nil {
-			id = uuid.New()
-		}
-		rec.ID = id
+		rec.ID = NewID(rec.StartedAt)
 	}
 	r.mu.RLock()
 	if r.closed {

@@ -113,6 +113,55 @@ func (q *Queries) InterceptionGetByID(ctx context.Context, id uuid.UUID) (Interc
 	return i, err
 }
 
+const interceptionGetByIDStartedBetween = `-- name: InterceptionGetByIDStartedBetween :one
+SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at FROM interceptions
+WHERE id = $1 AND started_at >= $2 AND started_at < $3
+`
+
+type InterceptionGetByIDStartedBetweenParams struct {
+	ID    uuid.UUID
+	Since time.Time
+	Until time.Time
+}
+
+// The id, started in [since, until): the bounds leave the planner one
+// partition to probe (at execution, for a generic plan), when they lie in
+// one day, as the millisecond an id carries does (interceptions.NewID).
+func (q *Queries) InterceptionGetByIDStartedBetween(ctx context.Context, arg InterceptionGetByIDStartedBetweenParams) (Interception, error) {
+	row := q.db.QueryRow(ctx, interceptionGetByIDStartedBetween, arg.ID, arg.Since, arg.Until)
+	var i Interception
+	err := row.Scan(
+		&i.ID,
+		&i.ReplicaID,
+		&i.RequestID,
+		&i.UserID,
+		&i.TokenID,
+		&i.ProviderID,
+		&i.ProviderName,
+		&i.ProviderType,
+		&i.Model,
+		&i.Endpoint,
+		&i.Streaming,
+		&i.Client,
+		&i.SessionID,
+		&i.StartedAt,
+		&i.EndedAt,
+		&i.TtfbMs,
+		&i.Status,
+		&i.UpstreamStatus,
+		&i.InputTokens,
+		&i.OutputTokens,
+		&i.CacheReadTokens,
+		&i.CacheWriteTokens,
+		&i.ReasoningTokens,
+		&i.ToolCalls,
+		&i.Prompt,
+		&i.Error,
+		&i.RecordedAt,
+	)
+	return i, err
+}
+
 type InterceptionInsertBatchParams struct {
 	ID               uuid.UUID
 	ReplicaID        uuid.UUID

@@ -27,6 +27,13 @@ WHERE id = ANY(sqlc.arg(ids)::uuid[])
 -- index: one probe a day kept.
 SELECT * FROM interceptions WHERE id = sqlc.arg(id);
 
+-- name: InterceptionGetByIDStartedBetween :one
+-- The id, started in [since, until): the bounds leave the planner one
+-- partition to probe (at execution, for a generic plan), when they lie in
+-- one day, as the millisecond an id carries does (interceptions.NewID).
+SELECT * FROM interceptions
+WHERE id = sqlc.arg(id) AND started_at >= sqlc.arg(since) AND started_at < sqlc.arg(until);
+
 -- name: InterceptionListByStartedAt :many
 -- Oldest first, started in [since, until). The cursor is the (started_at, id)
 -- of the last row of the previous page; rows strictly after it come next.
