@@ -1,10 +1,11 @@
 package dashboard
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
-	"time"
 
 	"github.com/aigate/aigate/internal/client"
 	"github.com/aigate/aigate/internal/interceptions"
@@ -96,9 +97,26 @@ func (d *Dashboard) sessionRequests(w http.ResponseWriter, r *http.Request, s *s
 
 // requestData is one request's detail.
 type requestData struct {
-	Duration time.Duration
+	I client.InterceptionDetail
+	// Prompt is the captured request body, indented for reading; "" when
+	// prompts are not recorded.
+	Prompt string
 }
 
 func (d *Dashboard) request(w http.ResponseWriter, r *http.Request, s *session) {
-	d.fail(w, r, s, http.StatusNotImplemented, "PENDING")
+	i, err := s.api.GetInterception(r.Context(), r.PathValue("id"))
+	if err != nil {
+		d.fail(w, r, s, 0, err)
+		return
+	}
+	data := requestData{I: i}
+	if i.HasPrompt() {
+		var b bytes.Buffer
+		if json.Indent(&b, i.Prompt, "", "  ") == nil {
+			data.Prompt = b.String()
+		} else {
+			data.Prompt = string(i.Prompt)
+		}
+	}
+	d.render(w, r, s, 0, "request", "Request", data)
 }
