@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthropics/anthropic-sdk-go"
+	aoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/chromedp/chromedp"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -121,15 +123,33 @@ func TestBrowserOwnerAndMember(t *testing.T) {
 	require.Equal(t, int64(http.StatusOK), b.ClickButtonAndWait(t, "Add user"))
 	require.Equal(t, "User created.", b.Text(t, ".flash"))
 
-	// The owner's tool, set up from Connect your tools.
+	// An Anthropic provider too, through the API this time.
+	owner := pageAPI(t, r, "owner@example.com", "owner-password")
+	_, err := owner.CreateProvider(context.Background(), client.ProviderInput{Name: "anthropic", Type: "anthropic", DisplayName: "Anthropic",
+		BaseURL: mock.AnthropicBaseURL(), APIKeys: []client.ProviderKeyInput{client.NewKey(upstreamKey)}})
+	require.NoError(t, err)
+
+	// The owner's tools, set up from Connect your tools.
 	ownerToken := newToken(t, b, r.URL, "laptop codex")
 	b.Navigate(t, r.URL+"/connect")
 	baseURL := b.Text(t, `[data-provider="openai"] [data-base-url]`)
 	require.Equal(t, r.URL+"/ai/openai/v1", baseURL)
 	require.Contains(t, b.Text(t, `[data-provider="openai"] [data-snippet="openai-sdk"]`), "OPENAI_BASE_URL="+baseURL)
+	claudeURL := b.Text(t, `[data-provider="anthropic"] [data-base-url]`)
+	require.Equal(t, r.URL+"/ai/anthropic", claudeURL)
+	require.Contains(t, b.Text(t, `[data-provider="anthropic"] [data-snippet="claude-code"]`), "ANTHROPIC_BASE_URL="+claudeURL)
 	screenshot(t, b, "dashboard-connect")
 	ownerSDK := openAI(t, baseURL, ownerToken)
 	chatWith(t, ownerSDK, "gpt-4.1", 3)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	claude := anthropic.NewClient(aoption.WithBaseURL(claudeURL), aoption.WithAuthToken(ownerToken),
+		aoption.WithHTTPClient(&http.Client{Transport: tr}), aoption.WithMaxRetries(0))
+	_, err = claude.Messages.New(context.Background(), anthropic.MessageNewParams{
+		Model: "claude-sonnet-4-5", MaxTokens: 64,
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hello"))},
+	})
+	require.NoError(t, err, "Claude Code's way: ANTHROPIC_BASE_URL and ANTHROPIC_AUTH_TOKEN (a bearer token)")
 	clk.Advance(time.Minute) // the member's requests come later
 
 	// The member, in a browser of her own.
@@ -145,31 +165,31 @@ func TestBrowserOwnerAndMember(t *testing.T) {
 	require.Equal(t, baseURL, m.Text(t, `[data-provider="openai"] [data-base-url]`), "members see the providers they may use")
 	chatWith(t, openAI(t, baseURL, memberToken), "gpt-4.1-mini", 2)
 
-	d.settle(t, 5)
+	d.settle(t, 6)
 
 	// The overview shows the usage API's numbers.
 	b.Navigate(t, r.URL+"/?range=24h")
-	owner := pageAPI(t, r, "owner@example.com", "owner-password")
 	from, to := dayWindow(clk.Now())
 	usage, err := owner.GetUsage(context.Background(), client.UsageFilter{From: &from, To: &to})
 	require.NoError(t, err)
-	require.Equal(t, int64(5), usage.Total.Requests)
+	require.Equal(t, int64(6), usage.Total.Requests)
 	require.Equal(t, usage.Total.Requests, number(t, b.Text(t, `[data-stat="requests"]`)))
 	require.Equal(t, usage.Total.InputTokens, number(t, b.Text(t, `[data-stat="input-tokens"]`)))
 	require.Equal(t, usage.Total.OutputTokens, number(t, b.Text(t, `[data-stat="output-tokens"]`)))
 	require.Equal(t, "0.0%", b.Text(t, `[data-stat="error-rate"]`))
-	require.Equal(t, []string{"gpt-4.1", "gpt-4.1-mini"}, b.Texts(t, `[data-table="model"] tbody th`))
+	require.Equal(t, []string{"gpt-4.1", "gpt-4.1-mini", "claude-sonnet-4-5"}, b.Texts(t, `[data-table="model"] tbody th`))
+	require.Equal(t, []string{"openai", "anthropic"}, b.Texts(t, `[data-table="provider"] tbody th`))
 	require.Equal(t, []string{"owner@example.com", "mia@example.com"}, b.Texts(t, `[data-table="user"] tbody th`))
 	b.Run(t, chromedp.WaitVisible(chromedp.CSS(`.chart[data-chart="requests"][data-drawn="true"] canvas`)))
 	b.RequireNoConsoleErrors(t)
 	screenshot(t, b, "dashboard-overview")
 
-	// The log: five requests, newest first; a filter; one request.
+	// The log: six requests, newest first; a filter; one request.
 	b.Navigate(t, r.URL+"/requests")
 	rows := b.Texts(t, `[data-table="requests"] tbody tr`)
-	require.Len(t, rows, 5)
+	require.Len(t, rows, 6)
 	require.Contains(t, rows[0], "mia@example.com")
-	require.Contains(t, rows[4], "owner@example.com")
+	require.Contains(t, rows[5], "owner@example.com")
 	screenshot(t, b, "dashboard-requests")
 	b.FillLabelled(t, "Model", "gpt-4.1-mini")
 	b.ClickButtonAndWait(t, "Filter")
@@ -235,4 +255,74 @@ func pageAPI(t *testing.T, r *servertest.Replica, email, password string) *clien
 func dayWindow(now time.Time) (time.Time, time.Time) {
 	now = now.UTC()
 	return now.Truncate(time.Hour).Add(-23 * time.Hour), now
+}
+
+// Acceptance 2 in a real browser: on every page the hostile names show as
+// text, and no script of theirs runs (an alert would be a console error,
+// and an inline script a CSP violation).
+func TestBrowserHostileNamesRunNoScript(t *testing.T) {
+	t.Parallel()
+	b := browsertest.New(t)
+	h := setupHostile(t)
+	page, err := h.owner.ListInterceptions(context.Background(), client.InterceptionFilter{})
+	require.NoError(t, err)
+	require.Len(t, page.Interceptions, 1)
+
+	b.Navigate(t, h.URL+"/signin")
+	b.FillLabelled(t, "Email", "owner@example.com")
+	b.FillLabelled(t, "Password", h.ownerPwd)
+	b.ClickButtonAndWait(t, "Sign in")
+	for _, tc := range []struct{ path, css, want string }{
+		{"/?range=24h", `[data-table="model"] tbody th`, xssModel},
+		{"/?range=24h", `[data-table="user"] tbody th`, "mallory@example.com"},
+		{"/requests", `[data-table="requests"] tbody tr`, xssModel},
+		{"/requests/" + page.Interceptions[0].ID, "dl.facts", xssModel},
+		{"/providers", `[data-table="providers"] tbody td`, xssProvider},
+		{"/providers/openai", "dl.facts", xssProvider},
+		{"/users", `[data-table="users"] tbody td`, xssUser},
+		{"/users/" + h.user.ID, "#name", ""},
+		{"/connect", `[data-provider="openai"] h2`, xssProvider},
+		{"/audit", `[data-table="audit"]`, "mallory@example.com"},
+	} {
+		require.Equal(t, int64(http.StatusOK), b.Navigate(t, h.URL+tc.path), tc.path)
+		if tc.want != "" {
+			require.Contains(t, strings.Join(b.Texts(t, tc.css), "\n"), tc.want, tc.path)
+		} else {
+			require.Equal(t, xssUser, browsertest.Get(t, b, chromedp.Value(chromedp.CSS(tc.css))), "%s: the form field holds the name as it is", tc.path)
+		}
+		require.Empty(t, browsertest.Get(t, b, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("img")).map(i => i.src)`)),
+			"%s: no element was made from a name", tc.path)
+	}
+	b.RequireNoConsoleErrors(t)
+
+	m := browsertest.New(t)
+	m.Navigate(t, h.URL+"/signin")
+	m.FillLabelled(t, "Email", "mallory@example.com")
+	m.FillLabelled(t, "Password", "password-member")
+	m.ClickButtonAndWait(t, "Sign in")
+	require.Contains(t, m.Text(t, "header .user"), xssUser)
+	m.Navigate(t, h.URL+"/tokens")
+	m.RequireNoConsoleErrors(t)
+}
+
+// The pages read at a phone's width without sideways scrolling (tables
+// scroll in their own box), and can be used by keyboard alone: sign-in
+// here is Tab, typing and Enter.
+func TestBrowserPhoneAndKeyboard(t *testing.T) {
+	t.Parallel()
+	b := browsertest.New(t, browsertest.Phone())
+	d := setup(t)
+
+	b.Navigate(t, d.URL+"/signin")
+	b.TabTo(t, "#email")
+	b.Run(t, chromedp.SendKeys(chromedp.CSS("#email"), "owner@example.com"))
+	b.TabTo(t, "#password")
+	b.Run(t, chromedp.SendKeys(chromedp.CSS("#password"), d.ownerPwd))
+	require.Equal(t, int64(http.StatusOK), b.PressEnterAndWait(t))
+	require.Equal(t, "Overview", b.Text(t, "h1"))
+	for _, path := range []string{"/", "/requests", "/providers", "/providers/new", "/users", "/audit", "/tokens", "/connect"} {
+		require.Equal(t, int64(http.StatusOK), b.Navigate(t, d.URL+path), path)
+		b.RequireNoHorizontalScroll(t)
+	}
+	b.RequireNoConsoleErrors(t)
 }
