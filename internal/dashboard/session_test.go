@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -235,4 +236,63 @@ func TestSuspensionEndsSessionsOnEveryReplica(t *testing.T) {
 		_, path := there.get("/")
 		return path == "/signin"
 	}, 30*time.Second, time.Millisecond, "the other replica hears of it")
+}
+
+// Behind a TLS-terminating proxy that aigate trusts, the cookies are Secure
+// and __Host- prefixed, and the Origin that must match is the https one.
+func TestSecureCookieBehindTLSProxy(t *testing.T) {
+	t.Parallel()
+	r := servertest.Start(t, servertest.Options{Clock: clock.NewManual(testNow), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	viaProxy := func(method, path string, body url.Values, cookies ...*http.Cookie) *http.Response {
+		req, err := http.NewRequest(method, r.URL+path, strings.NewReader(body.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-Host", "aigate.example.com")
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", "https://aigate.example.com")
+		}
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	named := func(resp *http.Response, name string) *http.Cookie {
+		for _, ck := range resp.Cookies() {
+			if ck.Name == name {
+				return ck
+			}
+		}
+		t.Fatalf("no %s cookie among %v", name, resp.Cookies())
+		return nil
+	}
+	resp := viaProxy(http.MethodGet, "/setup", nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	pre := named(resp, "__Host-aigate_csrf")
+	require.True(t, pre.Secure)
+	form := url.Values{"email": {"owner@example.com"}, "name": {"Olive"}, "password": {"owner-password"}, "csrf": {pre.Value}}
+	resp = viaProxy(http.MethodPost, "/setup", form, pre)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	sess := named(resp, "__Host-aigate_session")
+	require.True(t, sess.Secure)
+	require.True(t, sess.HttpOnly)
+	require.Equal(t, "/", sess.Path)
+	require.Empty(t, sess.Domain)
+	resp = viaProxy(http.MethodGet, "/connect", nil, sess)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "signed in over https")
+
+	// The same cookie over plain HTTP is not this browser's session: a
+	// Secure cookie never travels there, and the plain name is another.
+	req, err := http.NewRequest(http.MethodGet, r.URL+"/connect", nil)
+	require.NoError(t, err)
+	req.AddCookie(&http.Cookie{Name: "aigate_session", Value: "forged"})
+	resp, err = c.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/signin"))
 }
