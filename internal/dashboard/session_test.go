@@ -296,3 +296,42 @@ func TestSecureCookieBehindTLSProxy(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	require.True(t, strings.HasPrefix(resp.Header.Get("Location"), "/signin"))
 }
+
+// A provider changed on one replica's dashboard is what every replica's
+// dashboard shows, and what every replica's gateway serves.
+func TestProviderChangesReachEveryReplica(t *testing.T) {
+	t.Parallel()
+	d := setup(t)
+	other := servertest.Start(t, servertest.Options{DatabaseURL: d.DatabaseURL, Clock: d.clock})
+	here, there := newBrowser(t, d.URL), newBrowser(t, other.URL)
+	here.signIn("owner@example.com", d.ownerPwd)
+	there.signIn("owner@example.com", d.ownerPwd)
+	here.get("/providers/new")
+	code, _ := here.post("/providers", url.Values{"name": {"openai"}, "type": {"openai"}, "display_name": {"OpenAI"},
+		"api_key": {"sk-upstream-0123456789abcdef", "", ""}, "enabled": {"1"}})
+	require.Equal(t, http.StatusOK, code, here.last)
+	code, _ = there.get("/providers/openai")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, there.last, `<span class="state ok">ready</span>`)
+	require.Contains(t, there.last, "sk-u...cdef", "the key, masked")
+
+	token := d.gatewayToken(t, "owner@example.com")
+	gatewayStatus := func() int {
+		req, err := http.NewRequest(http.MethodGet, other.URL+"/ai/openai/v1/models/none", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	here.get("/providers/openai")
+	code, _ = here.post("/providers/openai/disable", url.Values{})
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, here.last, "Provider disabled.")
+	code, _ = there.get("/providers")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, there.last, `<span class="state off">disabled</span>`)
+	require.Eventually(t, func() bool { return gatewayStatus() == http.StatusNotFound || gatewayStatus() == http.StatusServiceUnavailable },
+		waitFor, time.Millisecond, "the other replica's gateway stops serving it")
+}
