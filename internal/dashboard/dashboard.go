@@ -40,9 +40,9 @@ type Dashboard struct {
 	api      http.Handler
 	anyUsers func(context.Context) (bool, error)
 	logger   *slog.Logger
-	now    func() time.Time
-	pages  map[string]*template.Template
-	static http.Handler
+	now      func() time.Time
+	pages    map[string]*template.Template
+	static   http.Handler
 }
 
 // New parses the templates; an error is a broken build.

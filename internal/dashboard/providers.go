@@ -136,7 +136,7 @@ func (d *Dashboard) createProvider(w http.ResponseWriter, r *http.Request, s *se
 		}
 		form := providerForm{New: true, Types: providerTypes, NewKeys: maxNewKeys, Fields: fields, Problem: msg,
 			Provider: client.Provider{Name: in.Name, Type: in.Type, DisplayName: in.DisplayName, BaseURL: in.BaseURL, Enabled: enabled},
-			Region: f.Get("region"), Model: f.Get("model"), Small: f.Get("small_fast_model")}
+			Region:   f.Get("region"), Model: f.Get("model"), Small: f.Get("small_fast_model")}
 		d.render(w, r, s, statusOf(err), "provider_new", "New provider", form)
 		return
 	}

@@ -332,6 +332,8 @@ func TestProviderChangesReachEveryReplica(t *testing.T) {
 	code, _ = there.get("/providers")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, there.last, `<span class="state off">disabled</span>`)
-	require.Eventually(t, func() bool { return gatewayStatus() == http.StatusNotFound || gatewayStatus() == http.StatusServiceUnavailable },
+	require.Eventually(t, func() bool {
+		return gatewayStatus() == http.StatusNotFound || gatewayStatus() == http.StatusServiceUnavailable
+	},
 		waitFor, time.Millisecond, "the other replica's gateway stops serving it")
 }
