@@ -194,12 +194,11 @@ func (s signinData) pageError() string { return s.Problem }
 
 func (d *Dashboard) signinForm(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if s, err := d.session(r); err == nil {
-		_ = s
+	if _, err := d.session(r); err == nil {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	if any, err := d.hasUsers(r); err == nil && !any {
+	if some, err := d.hasUsers(r); err == nil && !some {
 		http.Redirect(w, r, "/setup", http.StatusSeeOther)
 		return
 	}
@@ -268,7 +267,7 @@ func (d *Dashboard) hasUsers(r *http.Request) (bool, error) {
 }
 
 func (d *Dashboard) setupForm(w http.ResponseWriter, r *http.Request) {
-	if any, err := d.hasUsers(r); err != nil || any {
+	if some, err := d.hasUsers(r); err != nil || some {
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return
 	}
