@@ -101,6 +101,10 @@ type Result struct {
 	// they touched, all recomputed; Written how many of them changed
 	// (inserted or updated).
 	Recorded, Recomputed, Written int64
+	// DaysRecomputed is how many daily sums (usage_daily: a day of one
+	// key) the changed buckets fall in, all recomputed; DaysWritten how
+	// many of them changed.
+	DaysRecomputed, DaysWritten int64
 	// Since is the watermark minus the look-back: the tick read
 	// interceptions recorded after it. Nil on the first run, which read all.
 	Since *time.Time
@@ -173,7 +177,8 @@ func (s *Service) Tick(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	s.log.Info("usage rollup done", "replica_id", s.cfg.ReplicaID, "interceptions", res.Recorded,
-		"buckets_recomputed", res.Recomputed, "buckets_written", res.Written, "watermark", res.Watermark)
+		"buckets_recomputed", res.Recomputed, "buckets_written", res.Written,
+		"days_recomputed", res.DaysRecomputed, "days_written", res.DaysWritten, "watermark", res.Watermark)
 	return res, nil
 }
 
@@ -206,6 +211,19 @@ func (s *Service) rollUp(ctx context.Context, q *dbsqlc.Queries) (Result, error)
 		}
 		res.Recomputed, res.Written = n.Recomputed, n.Written
 	}
+	// The days of every hour changed since the last run that summed days,
+	// this run's among them; a run of a replica of the version before
+	// usage_daily changed hours without summing their days.
+	var dailySince *time.Time
+	if st.DailyWatermark != nil {
+		since := st.DailyWatermark.Add(-s.cfg.LookBack)
+		dailySince = &since
+	}
+	days, err := q.UsageDailyRecompute(ctx, dailySince)
+	if err != nil {
+		return Result{}, fmt.Errorf("recompute daily usage: %w", err)
+	}
+	res.DaysRecomputed, res.DaysWritten = days.Recomputed, days.Written
 	if err := q.UsageRollupStateAdvance(ctx, s.cfg.ReplicaID); err != nil {
 		return Result{}, fmt.Errorf("advance rollup watermark: %w", err)
 	}
