@@ -54,22 +54,20 @@ func TestDaysFollowTheirHours(t *testing.T) {
 	requireDaysAreTheirHours(t, db)
 
 	insert(t, db, ic{StartedAt: midnight.Add(-time.Minute), Input: 5}, ic{StartedAt: midnight.Add(time.Minute), Input: 6})
-	// The days recomputed include the last tick's, whose hours' updated_at
-	// is the daily watermark, inside any look-back; they are unchanged.
 	r := tick(t, s)
-	require.EqualValues(t, 2, r.DaysWritten, "the two days either side of midnight")
-	require.GreaterOrEqual(t, r.DaysRecomputed, r.DaysWritten)
+	require.EqualValues(t, 2, r.DaysRecomputed, "the two days either side of midnight")
+	require.EqualValues(t, 2, r.DaysWritten)
 	requireDaysAreTheirHours(t, db)
 
 	insert(t, db, ic{StartedAt: hour0.Add(-72 * time.Hour), Client: "curl"}, ic{StartedAt: hour0.Add(10 * time.Minute), Output: 3})
 	r = tick(t, s)
-	require.EqualValues(t, 2, r.DaysWritten, "a new day three days back, and hour0's day of alice's codex")
-	require.EqualValues(t, 3, r.DaysRecomputed, "and the last tick's two, one of them hour0's day again")
+	require.EqualValues(t, 2, r.DaysRecomputed, "a new day three days back, and hour0's day of alice's codex")
+	require.EqualValues(t, 2, r.DaysWritten)
 	requireDaysAreTheirHours(t, db)
 
 	r = tick(t, s)
-	require.EqualValues(t, 2, r.DaysRecomputed, "the last tick's")
-	require.Zero(t, r.DaysWritten, "nothing changed")
+	require.Zero(t, r.DaysRecomputed, "nothing changed")
+	require.Zero(t, r.DaysWritten)
 	requireDaysAreTheirHours(t, db)
 }
 
@@ -119,6 +117,9 @@ func TestDaysCatchUpWithAnOlderReplicasTicks(t *testing.T) {
 	r := tick(t, s)
 	require.Zero(t, r.Recorded, "the older replica rolled the interceptions up")
 	require.EqualValues(t, 2, r.DaysWritten, "the days of both older ticks' hours")
+	require.EqualValues(t, 8+2, r.DaysRecomputed, "and, inside the look-back, those of the last tick of this version")
+	r = tick(t, s)
+	require.Zero(t, r.DaysRecomputed, "caught up: the watermarks agree again")
 	requireDaysAreTheirHours(t, db)
 }
 

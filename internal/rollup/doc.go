@@ -25,7 +25,8 @@
 //	   │ touched = the (hour, key) buckets of new's rows
 //	   │ recompute each touched bucket from ALL its interceptions
 //	   │ upsert; a bucket whose values are unchanged is not written
-//	   │ days = the (day, key) of buckets updated after D - LookBack
+//	   │ days = the (day, key) of the buckets this run changed, and if
+//	   │   watermark ≠ daily watermark D, of those updated after D - LookBack
 //	   │ recompute each from its hourly buckets, upsert likewise
 //	   │ watermark := N, daily watermark D := N
 //	   │ COMMIT (releases the lock)
@@ -60,14 +61,16 @@
 //     nothing (ON CONFLICT ... DO UPDATE ... WHERE values are distinct), so a
 //     re-run changes no row and its updated_at.
 //   - Days equal their hours. A daily row is recomputed from its hourly
-//     buckets, in the transaction that changed them, by the buckets'
-//     updated_at (that transaction's N). The days have their own watermark:
+//     buckets in the transaction that changed them, found by the buckets'
+//     updated_at, which is that transaction's N. The days have their own
+//     watermark, which every tick of this version sets with the other:
 //     during a rolling upgrade a replica of a version without usage_daily
-//     may tick, changing hours and moving the watermark but not summing
-//     days; the next tick of this version finds those hours by updated_at,
-//     after the last daily watermark, however many such ticks came between.
-//     The look-back covers a tick whose transaction began (its N) before
-//     the previous holder of the lock committed.
+//     may tick, changing hours and moving the watermark but not the daily
+//     one. The next tick of this version sees the two differ and also sums
+//     the days of every hour updated after the daily watermark, however
+//     many such ticks came between; less the look-back, for such a tick
+//     whose transaction began (its N) before the last one of this version
+//     and took the lock after it committed.
 //
 // # Cost
 //

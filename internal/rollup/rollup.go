@@ -211,15 +211,21 @@ func (s *Service) rollUp(ctx context.Context, q *dbsqlc.Queries) (Result, error)
 		}
 		res.Recomputed, res.Written = n.Recomputed, n.Written
 	}
-	// The days of every hour changed since the last run that summed days,
-	// this run's among them; a run of a replica of the version before
-	// usage_daily changed hours without summing their days.
-	var dailySince *time.Time
+	// The days of the hours this run changed, and of those changed by runs
+	// that did not sum their days: replicas of the version before
+	// usage_daily, during a rolling upgrade, move the watermark and not the
+	// daily one, so the two differ after them. Those hours are the ones
+	// changed since the daily watermark, less the look-back for a run that
+	// began before it and took the lock after (doc.go, "Days equal their
+	// hours"). No daily watermark: every hour.
+	daily := dbsqlc.UsageDailyRecomputeParams{
+		CatchUp: st.DailyWatermark == nil || st.Watermark == nil || !st.Watermark.Equal(*st.DailyWatermark),
+	}
 	if st.DailyWatermark != nil {
 		since := st.DailyWatermark.Add(-s.cfg.LookBack)
-		dailySince = &since
+		daily.Since = &since
 	}
-	days, err := q.UsageDailyRecompute(ctx, dailySince)
+	days, err := q.UsageDailyRecompute(ctx, daily)
 	if err != nil {
 		return Result{}, fmt.Errorf("recompute daily usage: %w", err)
 	}

@@ -18,7 +18,8 @@ WITH touched AS (
     SELECT DISTINCT date_trunc('day', hour, 'UTC') AS day, user_id, provider_id, provider_name, provider_type,
                     model, client
     FROM usage_hourly
-    WHERE updated_at > coalesce($1::timestamptz, '-infinity')
+    WHERE updated_at = now()
+       OR ($1::boolean AND updated_at > coalesce($2::timestamptz, '-infinity'))
 ),
 recomputed AS (
     SELECT t.day, t.user_id, t.provider_id, t.provider_name, t.provider_type, t.model, t.client,
@@ -76,19 +77,25 @@ SELECT (SELECT count(*) FROM recomputed)::bigint AS recomputed,
        (SELECT count(*) FROM written)::bigint    AS written
 `
 
+type UsageDailyRecomputeParams struct {
+	CatchUp bool
+	Since   *time.Time
+}
+
 type UsageDailyRecomputeRow struct {
 	Recomputed int64
 	Written    int64
 }
 
 // Recomputes, from their hourly buckets, the usage_daily rows of every
-// (day, key) one of whose hours changed after since (NULL: ever), and
-// upserts them; a row whose values are unchanged is not written. Returns
-// how many were recomputed and how many of them written. Run after
+// (day, key) one of whose hours this transaction changed (updated_at is its
+// now()) and, with catch_up, one of whose hours changed after since (NULL:
+// ever), and upserts them; a row whose values are unchanged is not written.
+// Returns how many were recomputed and how many of them written. Run after
 // UsageHourlyRecompute in the same transaction, so it sees the hours that
-// statement changed (updated_at is this transaction's now()).
-func (q *Queries) UsageDailyRecompute(ctx context.Context, since *time.Time) (UsageDailyRecomputeRow, error) {
-	row := q.db.QueryRow(ctx, usageDailyRecompute, since)
+// statement changed.
+func (q *Queries) UsageDailyRecompute(ctx context.Context, arg UsageDailyRecomputeParams) (UsageDailyRecomputeRow, error) {
+	row := q.db.QueryRow(ctx, usageDailyRecompute, arg.CatchUp, arg.Since)
 	var i UsageDailyRecomputeRow
 	err := row.Scan(&i.Recomputed, &i.Written)
 	return i, err

@@ -54,6 +54,12 @@ CREATE INDEX usage_daily_user_id_day_idx ON usage_daily (user_id, day);
 -- it reads a few rows of this index, not the table.
 CREATE INDEX usage_hourly_updated_at_idx ON usage_hourly (updated_at);
 
+-- One key's hours of a day, to sum them: a probe reads at most 24 entries.
+-- With (user_id, hour) alone it read all the user's buckets of the day, for
+-- each of their keys (every model and client), which at the end of a busy
+-- day is hundreds a probe.
+CREATE INDEX usage_hourly_key_hour_idx ON usage_hourly (user_id, provider_id, provider_name, provider_type, model, client, hour);
+
 -- The runs that keep usage_daily find the hours changed since the last of
 -- them by updated_at > daily_watermark (less the look-back), not by the
 -- interceptions' watermark: during a rolling upgrade replicas of the version

@@ -104,16 +104,18 @@ SELECT (SELECT count(*) FROM recomputed)::bigint AS recomputed,
 
 -- name: UsageDailyRecompute :one
 -- Recomputes, from their hourly buckets, the usage_daily rows of every
--- (day, key) one of whose hours changed after since (NULL: ever), and
--- upserts them; a row whose values are unchanged is not written. Returns
--- how many were recomputed and how many of them written. Run after
+-- (day, key) one of whose hours this transaction changed (updated_at is its
+-- now()) and, with catch_up, one of whose hours changed after since (NULL:
+-- ever), and upserts them; a row whose values are unchanged is not written.
+-- Returns how many were recomputed and how many of them written. Run after
 -- UsageHourlyRecompute in the same transaction, so it sees the hours that
--- statement changed (updated_at is this transaction's now()).
+-- statement changed.
 WITH touched AS (
     SELECT DISTINCT date_trunc('day', hour, 'UTC') AS day, user_id, provider_id, provider_name, provider_type,
                     model, client
     FROM usage_hourly
-    WHERE updated_at > coalesce(sqlc.narg(since)::timestamptz, '-infinity')
+    WHERE updated_at = now()
+       OR (sqlc.arg(catch_up)::boolean AND updated_at > coalesce(sqlc.narg(since)::timestamptz, '-infinity'))
 ),
 recomputed AS (
     SELECT t.day, t.user_id, t.provider_id, t.provider_name, t.provider_type, t.model, t.client,
