@@ -16,7 +16,7 @@ import (
 // The shape of the history, meant to look like a team of developers using
 // coding agents: most traffic in working hours on weekdays, a few heavy users
 // and a long tail, each person mostly on one tool and one model, agents in
-// sessions, and about 2 % of requests failing.
+// sessions, and 2 % of requests failing.
 
 type provider struct {
 	id        uuid.UUID
@@ -287,7 +287,8 @@ func (g *generator) next(r *row) bool {
 		}
 	}
 
-	// Outcome: about 2 % of requests do not end ok.
+	// Outcome: 2 % of requests do not end ok, nearly all upstream errors
+	// and cancellations; aigate's own failures are rare, one in 10,000.
 	x := rng.Float64()
 	switch {
 	case x < 0.014:
@@ -304,7 +305,7 @@ func (g *generator) next(r *row) bool {
 		r.errMsg = &msg
 		r.toolCalls = "[]"
 		return true
-	case x < 0.017:
+	case x < 0.0199:
 		r.status = "client_cancelled"
 	case x < 0.020:
 		r.status = "gateway_error"
