@@ -2,7 +2,7 @@
 -- kept by the rollup in the same transaction as the hours they sum
 -- (internal/rollup, doc.go). Usage over days reads them instead of 24 times
 -- as many hourly rows: the dashboard's 30-day overview summed 157,000 hourly
--- buckets of a million requests five times per view, 0.6 s on two cores
+-- buckets of a million requests five times per view, about 1 s on two cores
 -- (docs/performance.md); the days are about 12,000 rows. Totals reads the
 -- whole days of a window here and the hours at its ends from usage_hourly,
 -- so answers are unchanged.

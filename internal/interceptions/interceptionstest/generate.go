@@ -238,7 +238,7 @@ func (g *generator) next(r *row) bool {
 
 	rng := g.rng
 	u := g.rare
-	if !(seq%g.rareEvery == g.rareEvery/2 && seq/g.rareEvery < g.rareRows) {
+	if rare := seq%g.rareEvery == g.rareEvery/2 && seq/g.rareEvery < g.rareRows; !rare {
 		u = g.users[sort.SearchFloat64s(g.cum, rng.Float64()*g.cum[len(g.cum)-1])]
 	}
 	u.rows++
