@@ -102,8 +102,9 @@ type Result struct {
 	// (inserted or updated).
 	Recorded, Recomputed, Written int64
 	// DaysRecomputed is how many daily sums (usage_daily: a day of one
-	// key) the changed buckets fall in, all recomputed; DaysWritten how
-	// many of them changed.
+	// key) the buckets this tick changed fall in, all recomputed, with
+	// those of buckets that ticks of older replicas changed; DaysWritten
+	// how many of them changed.
 	DaysRecomputed, DaysWritten int64
 	// Since is the watermark minus the look-back: the tick read
 	// interceptions recorded after it. Nil on the first run, which read all.

@@ -184,8 +184,10 @@ SET watermark = now(), daily_watermark = now(), updated_at = now(), updated_by =
 -- hour, or not at all (''). The whole UTC days of the window,
 -- [days_from, days_to), are read from usage_daily, 24 times fewer rows; the
 -- hours before and after them from usage_hourly (rollup.Totals computes the
--- bounds: from_hour <= days_from <= days_to, and days_from = days_to = to_hour
--- when the window has no whole day or the grouping is by hour). The key
+-- bounds: from_hour <= days_from <= days_to, days_to within an hour after
+-- to_hour, as a day is whole when its last hour starts before to_hour; and
+-- days_from = days_to = to_hour when the window has no whole day or the
+-- grouping is by hour). The key
 -- columns of the other groupings are zero values rather than NULL, so they
 -- scan into plain Go types; bucket_start is from_hour unless grouped by day
 -- or hour. The *_weighted columns are the sums of the buckets' percentiles
