@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/aigate/aigate/internal/apperr"
@@ -88,7 +86,7 @@ func List(ctx context.Context, db *database.DB, f Filter, cursor string) (rows [
 		}
 		p.CursorStartedAt, p.CursorID = &t, pgtype.UUID{Bytes: id, Valid: true}
 	}
-	found, err := dbsqlc.New(planPerCall{db.Pool}).InterceptionList(ctx, p)
+	found, err := dbsqlc.New(database.PlanPerCall(db.Pool)).InterceptionList(ctx, p)
 	if err != nil {
 		return nil, "", fmt.Errorf("list interceptions: %w", err)
 	}
@@ -104,28 +102,6 @@ func List(ctx context.Context, db *database.DB, f Filter, cursor string) (rows [
 		}
 	}
 	return rows, next, nil
-}
-
-// planPerCall runs each query as an unnamed statement, which PostgreSQL plans
-// for the values it is given. pgx otherwise prepares a statement per
-// connection, and after five runs PostgreSQL may settle on one generic plan
-// for all values; for InterceptionList that plan keeps every "filter IS NULL
-// OR ..." and so can use neither the session or user index nor the cursor as
-// an index bound, nor skip partitions by time: a deep page of one session
-// would read the table from its newest row. The cost is a second round trip
-// (describe, then execute).
-type planPerCall struct{ dbsqlc.DBTX }
-
-func (p planPerCall) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return p.DBTX.Query(ctx, sql, append([]any{pgx.QueryExecModeDescribeExec}, args...)...)
-}
-
-func (p planPerCall) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return p.DBTX.QueryRow(ctx, sql, append([]any{pgx.QueryExecModeDescribeExec}, args...)...)
-}
-
-func (p planPerCall) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return p.DBTX.Exec(ctx, sql, append([]any{pgx.QueryExecModeDescribeExec}, args...)...)
 }
 
 func nonEmpty(s string) *string {

@@ -1,6 +1,7 @@
-// Package rollup owns the hourly usage buckets (usage_hourly): the service
-// that rolls interceptions up into them every Interval, one replica per
-// tick, and Totals, which sums them for the usage API.
+// Package rollup owns the hourly usage buckets (usage_hourly) and their
+// daily sums (usage_daily): the service that rolls interceptions up into
+// them every Interval, one replica per tick, and Totals, which sums them for
+// the usage API.
 //
 // # Schedule
 //
@@ -24,7 +25,10 @@
 //	   │ touched = the (hour, key) buckets of new's rows
 //	   │ recompute each touched bucket from ALL its interceptions
 //	   │ upsert; a bucket whose values are unchanged is not written
-//	   │ watermark := N
+//	   │ days = the (day, key) of the buckets this run changed, and if
+//	   │   watermark ≠ daily watermark D, of those updated after D - LookBack
+//	   │ recompute each from its hourly buckets, upsert likewise
+//	   │ watermark := N, daily watermark D := N
 //	   │ COMMIT (releases the lock)
 //
 // A bucket is (hour, user, provider id/name/type, model, client), the hour
@@ -56,6 +60,17 @@
 //   - No-op upserts. Upserting a bucket with the values it has writes
 //     nothing (ON CONFLICT ... DO UPDATE ... WHERE values are distinct), so a
 //     re-run changes no row and its updated_at.
+//   - Days equal their hours. A daily row is recomputed from its hourly
+//     buckets in the transaction that changed them, found by the buckets'
+//     updated_at, which is that transaction's N. The days have their own
+//     watermark, which every tick of this version sets with the other:
+//     during a rolling upgrade a replica of a version without usage_daily
+//     may tick, changing hours and moving the watermark but not the daily
+//     one. The next tick of this version sees the two differ and also sums
+//     the days of every hour updated after the daily watermark, however
+//     many such ticks came between; less the look-back, for such a tick
+//     whose transaction began (its N) before the last one of this version
+//     and took the lock after it committed.
 //
 // # Cost
 //
@@ -64,14 +79,19 @@
 // touch (the partitions of the span only: the span is passed to the second
 // statement as values, so its plan leaves the other days out), at most an
 // hour of those keys' traffic: it grows with the new rows, not with the
-// table. docs/performance.md has the numbers. The transaction plans each
+// table. The days' step reads the buckets changed since the daily watermark
+// (an index on updated_at) and the other hours of their days.
+// docs/performance.md has the numbers. The transaction plans each
 // statement for its values (a generic plan, estimated without the watermark,
 // would scan the table) and without JIT.
 //
 // # Reading
 //
-// Totals sums the buckets whose hour starts in [From, To). A day is a UTC
-// day, and Today is the UTC day that is running: its current hour's bucket is
-// rolled up every tick, so today's totals lag the requests by at most an
-// Interval plus the recorder's flush delay and the tick's own duration.
+// Totals sums the buckets whose hour starts in [From, To): the whole UTC
+// days of the window from usage_daily and the hours before and after them
+// from usage_hourly, so a 30-day window reads about 30 rows per key rather
+// than 720. A day is a UTC day, and Today is the UTC day that is running:
+// its current hour's bucket is rolled up every tick, so today's totals lag
+// the requests by at most an Interval plus the recorder's flush delay and
+// the tick's own duration.
 package rollup

@@ -10,3 +10,6 @@ func (s *Service) SetAfterLockForTest(f func(ctx context.Context)) { s.afterLock
 // SetAfterTickForTest makes Run call f with each tick's outcome, before it
 // arms the next tick. Call before Run.
 func (s *Service) SetAfterTickForTest(f func(Result, error)) { s.afterTick = f }
+
+// WholeDays is the days Totals reads from usage_daily.
+var WholeDays = wholeDays

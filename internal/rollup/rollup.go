@@ -101,6 +101,11 @@ type Result struct {
 	// they touched, all recomputed; Written how many of them changed
 	// (inserted or updated).
 	Recorded, Recomputed, Written int64
+	// DaysRecomputed is how many daily sums (usage_daily: a day of one
+	// key) the buckets this tick changed fall in, all recomputed, with
+	// those of buckets that ticks of older replicas changed; DaysWritten
+	// how many of them changed.
+	DaysRecomputed, DaysWritten int64
 	// Since is the watermark minus the look-back: the tick read
 	// interceptions recorded after it. Nil on the first run, which read all.
 	Since *time.Time
@@ -173,7 +178,8 @@ func (s *Service) Tick(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	s.log.Info("usage rollup done", "replica_id", s.cfg.ReplicaID, "interceptions", res.Recorded,
-		"buckets_recomputed", res.Recomputed, "buckets_written", res.Written, "watermark", res.Watermark)
+		"buckets_recomputed", res.Recomputed, "buckets_written", res.Written,
+		"days_recomputed", res.DaysRecomputed, "days_written", res.DaysWritten, "watermark", res.Watermark)
 	return res, nil
 }
 
@@ -206,6 +212,25 @@ func (s *Service) rollUp(ctx context.Context, q *dbsqlc.Queries) (Result, error)
 		}
 		res.Recomputed, res.Written = n.Recomputed, n.Written
 	}
+	// The days of the hours this run changed, and of those changed by runs
+	// that did not sum their days: replicas of the version before
+	// usage_daily, during a rolling upgrade, move the watermark and not the
+	// daily one, so the two differ after them. Those hours are the ones
+	// changed since the daily watermark, less the look-back for a run that
+	// began before it and took the lock after (doc.go, "Days equal their
+	// hours"). No daily watermark: every hour.
+	daily := dbsqlc.UsageDailyRecomputeParams{
+		CatchUp: st.DailyWatermark == nil || st.Watermark == nil || !st.Watermark.Equal(*st.DailyWatermark),
+	}
+	if st.DailyWatermark != nil {
+		since := st.DailyWatermark.Add(-s.cfg.LookBack)
+		daily.Since = &since
+	}
+	days, err := q.UsageDailyRecompute(ctx, daily)
+	if err != nil {
+		return Result{}, fmt.Errorf("recompute daily usage: %w", err)
+	}
+	res.DaysRecomputed, res.DaysWritten = days.Recomputed, days.Written
 	if err := q.UsageRollupStateAdvance(ctx, s.cfg.ReplicaID); err != nil {
 		return Result{}, fmt.Errorf("advance rollup watermark: %w", err)
 	}

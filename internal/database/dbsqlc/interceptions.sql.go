@@ -259,7 +259,7 @@ type InterceptionListRow struct {
 // Newest first, without the prompts. Empty filters match everything. The
 // cursor is the (started_at, id) of the last row of the previous page; rows
 // strictly before it in that order come next. Run it with a plan made for
-// its values (interceptions.List says how), so that the filters left empty
+// its values (database.PlanPerCall), so that the filters left empty
 // drop out and the planner reads the one index and the partitions that fit.
 func (q *Queries) InterceptionList(ctx context.Context, arg InterceptionListParams) ([]InterceptionListRow, error) {
 	rows, err := q.db.Query(ctx, interceptionList,

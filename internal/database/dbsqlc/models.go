@@ -258,6 +258,29 @@ type UsageCounterFlush struct {
 	FlushedAt time.Time
 }
 
+type UsageDaily struct {
+	Day                time.Time
+	UserID             uuid.UUID
+	ProviderID         uuid.UUID
+	ProviderName       string
+	ProviderType       AiProviderType
+	Model              string
+	Client             string
+	Requests           int64
+	Errors             int64
+	InputTokens        int64
+	OutputTokens       int64
+	CacheReadTokens    int64
+	CacheWriteTokens   int64
+	ReasoningTokens    int64
+	LatencyP50Weighted int64
+	LatencyP95Weighted int64
+	TtfbRequests       int64
+	TtfbP50Weighted    int64
+	TtfbP95Weighted    int64
+	UpdatedAt          time.Time
+}
+
 type UsageHourly struct {
 	Hour             time.Time
 	UserID           uuid.UUID
@@ -281,10 +304,11 @@ type UsageHourly struct {
 }
 
 type UsageRollupState struct {
-	Singleton bool
-	Watermark *time.Time
-	UpdatedAt *time.Time
-	UpdatedBy pgtype.UUID
+	Singleton      bool
+	Watermark      *time.Time
+	UpdatedAt      *time.Time
+	UpdatedBy      pgtype.UUID
+	DailyWatermark *time.Time
 }
 
 type UsageSnapshot struct {

@@ -13,6 +13,94 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const usageDailyRecompute = `-- name: UsageDailyRecompute :one
+WITH touched AS (
+    SELECT DISTINCT date_trunc('day', hour, 'UTC') AS day, user_id, provider_id, provider_name, provider_type,
+                    model, client
+    FROM usage_hourly
+    WHERE updated_at = now()
+       OR ($1::boolean AND updated_at > coalesce($2::timestamptz, '-infinity'))
+),
+recomputed AS (
+    SELECT t.day, t.user_id, t.provider_id, t.provider_name, t.provider_type, t.model, t.client,
+           sum(h.requests)::bigint                                                     AS requests,
+           sum(h.errors)::bigint                                                       AS errors,
+           sum(h.input_tokens)::bigint                                                 AS input_tokens,
+           sum(h.output_tokens)::bigint                                                AS output_tokens,
+           sum(h.cache_read_tokens)::bigint                                            AS cache_read_tokens,
+           sum(h.cache_write_tokens)::bigint                                           AS cache_write_tokens,
+           sum(h.reasoning_tokens)::bigint                                             AS reasoning_tokens,
+           sum(h.latency_p50_ms::bigint * h.requests)::bigint                          AS latency_p50_weighted,
+           sum(h.latency_p95_ms::bigint * h.requests)::bigint                          AS latency_p95_weighted,
+           coalesce(sum(h.requests) FILTER (WHERE h.ttfb_p50_ms IS NOT NULL), 0)::bigint AS ttfb_requests,
+           coalesce(sum(h.ttfb_p50_ms::bigint * h.requests), 0)::bigint                AS ttfb_p50_weighted,
+           coalesce(sum(h.ttfb_p95_ms::bigint * h.requests), 0)::bigint                AS ttfb_p95_weighted
+    FROM touched t
+    -- The day twice, as UsageHourlyRecompute joins the hour: a range for
+    -- probing a few keys' hours, an equality for hashing many.
+    JOIN usage_hourly h
+      ON h.hour >= t.day AND h.hour < t.day + interval '1 day'
+     AND date_trunc('day', h.hour, 'UTC') = t.day
+     AND h.user_id = t.user_id AND h.provider_id = t.provider_id AND h.provider_name = t.provider_name
+     AND h.provider_type = t.provider_type AND h.model = t.model AND h.client = t.client
+    GROUP BY t.day, t.user_id, t.provider_id, t.provider_name, t.provider_type, t.model, t.client
+),
+written AS (
+    INSERT INTO usage_daily AS d (day, user_id, provider_id, provider_name, provider_type, model, client,
+                                  requests, errors, input_tokens, output_tokens, cache_read_tokens,
+                                  cache_write_tokens, reasoning_tokens, latency_p50_weighted,
+                                  latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted,
+                                  updated_at)
+    SELECT day, user_id, provider_id, provider_name, provider_type, model, client,
+           requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+           reasoning_tokens, latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted,
+           ttfb_p95_weighted, now()
+    FROM recomputed
+    ON CONFLICT (day, user_id, provider_id, provider_name, provider_type, model, client) DO UPDATE
+    SET requests = excluded.requests, errors = excluded.errors, input_tokens = excluded.input_tokens,
+        output_tokens = excluded.output_tokens, cache_read_tokens = excluded.cache_read_tokens,
+        cache_write_tokens = excluded.cache_write_tokens, reasoning_tokens = excluded.reasoning_tokens,
+        latency_p50_weighted = excluded.latency_p50_weighted, latency_p95_weighted = excluded.latency_p95_weighted,
+        ttfb_requests = excluded.ttfb_requests, ttfb_p50_weighted = excluded.ttfb_p50_weighted,
+        ttfb_p95_weighted = excluded.ttfb_p95_weighted, updated_at = excluded.updated_at
+    WHERE (d.requests, d.errors, d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens,
+           d.reasoning_tokens, d.latency_p50_weighted, d.latency_p95_weighted, d.ttfb_requests,
+           d.ttfb_p50_weighted, d.ttfb_p95_weighted)
+          IS DISTINCT FROM
+          (excluded.requests, excluded.errors, excluded.input_tokens, excluded.output_tokens,
+           excluded.cache_read_tokens, excluded.cache_write_tokens, excluded.reasoning_tokens,
+           excluded.latency_p50_weighted, excluded.latency_p95_weighted, excluded.ttfb_requests,
+           excluded.ttfb_p50_weighted, excluded.ttfb_p95_weighted)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM recomputed)::bigint AS recomputed,
+       (SELECT count(*) FROM written)::bigint    AS written
+`
+
+type UsageDailyRecomputeParams struct {
+	CatchUp bool
+	Since   *time.Time
+}
+
+type UsageDailyRecomputeRow struct {
+	Recomputed int64
+	Written    int64
+}
+
+// Recomputes, from their hourly buckets, the usage_daily rows of every
+// (day, key) one of whose hours this transaction changed (updated_at is its
+// now()) and, with catch_up, one of whose hours changed after since (NULL:
+// ever), and upserts them; a row whose values are unchanged is not written.
+// Returns how many were recomputed and how many of them written. Run after
+// UsageHourlyRecompute in the same transaction, so it sees the hours that
+// statement changed.
+func (q *Queries) UsageDailyRecompute(ctx context.Context, arg UsageDailyRecomputeParams) (UsageDailyRecomputeRow, error) {
+	row := q.db.QueryRow(ctx, usageDailyRecompute, arg.CatchUp, arg.Since)
+	var i UsageDailyRecomputeRow
+	err := row.Scan(&i.Recomputed, &i.Written)
+	return i, err
+}
+
 const usageHourlyRecompute = `-- name: UsageHourlyRecompute :one
 WITH touched AS (
     SELECT DISTINCT date_trunc('hour', started_at, 'UTC') AS hour, user_id, provider_id, provider_name,
@@ -111,119 +199,6 @@ func (q *Queries) UsageHourlyRecompute(ctx context.Context, arg UsageHourlyRecom
 	return i, err
 }
 
-const usageHourlyTotals = `-- name: UsageHourlyTotals :many
-SELECT coalesce(CASE $1::text
-                    WHEN 'hour' THEN hour
-                    WHEN 'day' THEN date_trunc('day', hour, 'UTC')
-                END, $2)::timestamptz                                    AS bucket_start,
-       coalesce(CASE WHEN $1::text = 'user' THEN user_id END,
-                '00000000-0000-0000-0000-000000000000')::uuid                            AS user_id,
-       coalesce(CASE WHEN $1::text = 'provider' THEN provider_id END,
-                '00000000-0000-0000-0000-000000000000')::uuid                            AS provider_id,
-       coalesce(CASE WHEN $1::text = 'provider' THEN provider_name END, '')::text AS provider_name,
-       coalesce(CASE WHEN $1::text = 'provider' THEN provider_type::text END, '')::text AS provider_type,
-       coalesce(CASE WHEN $1::text = 'model' THEN model END, '')::text   AS model,
-       coalesce(CASE WHEN $1::text = 'client' THEN client END, '')::text AS client,
-       sum(requests)::bigint                                                             AS requests,
-       sum(errors)::bigint                                                               AS errors,
-       sum(input_tokens)::bigint                                                         AS input_tokens,
-       sum(output_tokens)::bigint                                                        AS output_tokens,
-       sum(cache_read_tokens)::bigint                                                    AS cache_read_tokens,
-       sum(cache_write_tokens)::bigint                                                   AS cache_write_tokens,
-       sum(reasoning_tokens)::bigint                                                     AS reasoning_tokens,
-       sum(latency_p50_ms::bigint * requests)::bigint                                    AS latency_p50_weighted,
-       sum(latency_p95_ms::bigint * requests)::bigint                                    AS latency_p95_weighted,
-       coalesce(sum(requests) FILTER (WHERE ttfb_p50_ms IS NOT NULL), 0)::bigint         AS ttfb_requests,
-       coalesce(sum(ttfb_p50_ms::bigint * requests), 0)::bigint                          AS ttfb_p50_weighted,
-       coalesce(sum(ttfb_p95_ms::bigint * requests), 0)::bigint                          AS ttfb_p95_weighted
-FROM usage_hourly
-WHERE hour >= $2 AND hour < $3
-  AND ($4::uuid IS NULL OR user_id = $4::uuid)
-GROUP BY 1, 2, 3, 4, 5, 6, 7
-ORDER BY bucket_start, requests DESC, user_id, provider_name, provider_id, model, client
-`
-
-type UsageHourlyTotalsParams struct {
-	GroupBy  string
-	FromHour time.Time
-	ToHour   time.Time
-	UserID   pgtype.UUID
-}
-
-type UsageHourlyTotalsRow struct {
-	BucketStart        time.Time
-	UserID             uuid.UUID
-	ProviderID         uuid.UUID
-	ProviderName       string
-	ProviderType       string
-	Model              string
-	Client             string
-	Requests           int64
-	Errors             int64
-	InputTokens        int64
-	OutputTokens       int64
-	CacheReadTokens    int64
-	CacheWriteTokens   int64
-	ReasoningTokens    int64
-	LatencyP50Weighted int64
-	LatencyP95Weighted int64
-	TtfbRequests       int64
-	TtfbP50Weighted    int64
-	TtfbP95Weighted    int64
-}
-
-// Sums the buckets whose hour starts in [from, to), of one user or of all,
-// grouped by one of user, provider, model, client, day (UTC) or hour, or not
-// at all (”). The key columns of the other groupings are zero values rather
-// than NULL, so they scan into plain Go types; bucket_start is from_hour
-// unless grouped by day or hour. The *_weighted columns are the sums of the
-// buckets' percentiles times their requests, for a requests-weighted mean;
-// ttfb_requests counts the requests of buckets that have a TTFB.
-func (q *Queries) UsageHourlyTotals(ctx context.Context, arg UsageHourlyTotalsParams) ([]UsageHourlyTotalsRow, error) {
-	rows, err := q.db.Query(ctx, usageHourlyTotals,
-		arg.GroupBy,
-		arg.FromHour,
-		arg.ToHour,
-		arg.UserID,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []UsageHourlyTotalsRow
-	for rows.Next() {
-		var i UsageHourlyTotalsRow
-		if err := rows.Scan(
-			&i.BucketStart,
-			&i.UserID,
-			&i.ProviderID,
-			&i.ProviderName,
-			&i.ProviderType,
-			&i.Model,
-			&i.Client,
-			&i.Requests,
-			&i.Errors,
-			&i.InputTokens,
-			&i.OutputTokens,
-			&i.CacheReadTokens,
-			&i.CacheWriteTokens,
-			&i.ReasoningTokens,
-			&i.LatencyP50Weighted,
-			&i.LatencyP95Weighted,
-			&i.TtfbRequests,
-			&i.TtfbP50Weighted,
-			&i.TtfbP95Weighted,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const usageHourlyTouchedSpan = `-- name: UsageHourlyTouchedSpan :one
 SELECT count(*)::bigint                                   AS recorded,
        coalesce(min(started_at), 'epoch')::timestamptz    AS first_started_at,
@@ -266,29 +241,183 @@ func (q *Queries) UsageRollupPlanSettings(ctx context.Context) error {
 
 const usageRollupStateAdvance = `-- name: UsageRollupStateAdvance :exec
 UPDATE usage_rollup_state
-SET watermark = now(), updated_at = now(), updated_by = $1::uuid
+SET watermark = now(), daily_watermark = now(), updated_at = now(), updated_by = $1::uuid
 `
 
 // now() is the transaction's start, the scan_start UsageRollupStateGet read.
+// Both watermarks: this run recomputed the hours and then their days.
 func (q *Queries) UsageRollupStateAdvance(ctx context.Context, replicaID uuid.UUID) error {
 	_, err := q.db.Exec(ctx, usageRollupStateAdvance, replicaID)
 	return err
 }
 
 const usageRollupStateGet = `-- name: UsageRollupStateGet :one
-SELECT watermark, now()::timestamptz AS scan_start FROM usage_rollup_state
+SELECT watermark, daily_watermark, now()::timestamptz AS scan_start FROM usage_rollup_state
 `
 
 type UsageRollupStateGetRow struct {
-	Watermark *time.Time
-	ScanStart time.Time
+	Watermark      *time.Time
+	DailyWatermark *time.Time
+	ScanStart      time.Time
 }
 
-// The watermark of the last run, and this transaction's now(): the watermark
-// this run will set, taken before its scan.
+// The watermarks of the last run, and this transaction's now(): the
+// watermark this run will set, taken before its scan.
 func (q *Queries) UsageRollupStateGet(ctx context.Context) (UsageRollupStateGetRow, error) {
 	row := q.db.QueryRow(ctx, usageRollupStateGet)
 	var i UsageRollupStateGetRow
-	err := row.Scan(&i.Watermark, &i.ScanStart)
+	err := row.Scan(&i.Watermark, &i.DailyWatermark, &i.ScanStart)
 	return i, err
+}
+
+const usageTotals = `-- name: UsageTotals :many
+WITH buckets AS (
+    SELECT hour AS start, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
+           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+           latency_p50_ms::bigint * requests                      AS latency_p50_weighted,
+           latency_p95_ms::bigint * requests                      AS latency_p95_weighted,
+           CASE WHEN ttfb_p50_ms IS NOT NULL THEN requests ELSE 0 END AS ttfb_requests,
+           coalesce(ttfb_p50_ms::bigint * requests, 0)            AS ttfb_p50_weighted,
+           coalesce(ttfb_p95_ms::bigint * requests, 0)            AS ttfb_p95_weighted
+    FROM usage_hourly head
+    WHERE head.hour >= $2 AND head.hour < $3
+      AND ($4::uuid IS NULL OR head.user_id = $4::uuid)
+    UNION ALL
+    SELECT day, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
+           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+           latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted
+    FROM usage_daily days
+    WHERE days.day >= $3 AND days.day < $5
+      AND ($4::uuid IS NULL OR days.user_id = $4::uuid)
+    UNION ALL
+    SELECT hour, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
+           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+           latency_p50_ms::bigint * requests, latency_p95_ms::bigint * requests,
+           CASE WHEN ttfb_p50_ms IS NOT NULL THEN requests ELSE 0 END,
+           coalesce(ttfb_p50_ms::bigint * requests, 0), coalesce(ttfb_p95_ms::bigint * requests, 0)
+    FROM usage_hourly tail
+    WHERE tail.hour >= $5 AND tail.hour < $6
+      AND ($4::uuid IS NULL OR tail.user_id = $4::uuid)
+)
+SELECT coalesce(CASE $1::text
+                    WHEN 'hour' THEN start
+                    WHEN 'day' THEN date_trunc('day', start, 'UTC')
+                END, $2)::timestamptz                                    AS bucket_start,
+       coalesce(CASE WHEN $1::text = 'user' THEN user_id END,
+                '00000000-0000-0000-0000-000000000000')::uuid                            AS user_id,
+       coalesce(CASE WHEN $1::text = 'provider' THEN provider_id END,
+                '00000000-0000-0000-0000-000000000000')::uuid                            AS provider_id,
+       coalesce(CASE WHEN $1::text = 'provider' THEN provider_name END, '')::text AS provider_name,
+       coalesce(CASE WHEN $1::text = 'provider' THEN provider_type::text END, '')::text AS provider_type,
+       coalesce(CASE WHEN $1::text = 'model' THEN model END, '')::text   AS model,
+       coalesce(CASE WHEN $1::text = 'client' THEN client END, '')::text AS client,
+       sum(requests)::bigint                                                             AS requests,
+       sum(errors)::bigint                                                               AS errors,
+       sum(input_tokens)::bigint                                                         AS input_tokens,
+       sum(output_tokens)::bigint                                                        AS output_tokens,
+       sum(cache_read_tokens)::bigint                                                    AS cache_read_tokens,
+       sum(cache_write_tokens)::bigint                                                   AS cache_write_tokens,
+       sum(reasoning_tokens)::bigint                                                     AS reasoning_tokens,
+       sum(latency_p50_weighted)::bigint                                                 AS latency_p50_weighted,
+       sum(latency_p95_weighted)::bigint                                                 AS latency_p95_weighted,
+       sum(ttfb_requests)::bigint                                                        AS ttfb_requests,
+       sum(ttfb_p50_weighted)::bigint                                                    AS ttfb_p50_weighted,
+       sum(ttfb_p95_weighted)::bigint                                                    AS ttfb_p95_weighted
+FROM buckets
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+ORDER BY bucket_start, requests DESC, user_id, provider_name, provider_id, model, client
+`
+
+type UsageTotalsParams struct {
+	GroupBy  string
+	FromHour time.Time
+	DaysFrom time.Time
+	UserID   pgtype.UUID
+	DaysTo   time.Time
+	ToHour   time.Time
+}
+
+type UsageTotalsRow struct {
+	BucketStart        time.Time
+	UserID             uuid.UUID
+	ProviderID         uuid.UUID
+	ProviderName       string
+	ProviderType       string
+	Model              string
+	Client             string
+	Requests           int64
+	Errors             int64
+	InputTokens        int64
+	OutputTokens       int64
+	CacheReadTokens    int64
+	CacheWriteTokens   int64
+	ReasoningTokens    int64
+	LatencyP50Weighted int64
+	LatencyP95Weighted int64
+	TtfbRequests       int64
+	TtfbP50Weighted    int64
+	TtfbP95Weighted    int64
+}
+
+// Sums the buckets whose hour starts in [from_hour, to_hour), of one user or
+// of all, grouped by one of user, provider, model, client, day (UTC) or
+// hour, or not at all (”). The whole UTC days of the window,
+// [days_from, days_to), are read from usage_daily, 24 times fewer rows; the
+// hours before and after them from usage_hourly (rollup.Totals computes the
+// bounds: from_hour <= days_from <= days_to, days_to within an hour after
+// to_hour, as a day is whole when its last hour starts before to_hour; and
+// days_from = days_to = to_hour when the window has no whole day or the
+// grouping is by hour). The key
+// columns of the other groupings are zero values rather than NULL, so they
+// scan into plain Go types; bucket_start is from_hour unless grouped by day
+// or hour. The *_weighted columns are the sums of the buckets' percentiles
+// times their requests, for a requests-weighted mean; ttfb_requests counts
+// the requests of buckets that have a TTFB. Run it with a plan made for its
+// values (database.PlanPerCall), so that one user's question reads the
+// user indexes.
+func (q *Queries) UsageTotals(ctx context.Context, arg UsageTotalsParams) ([]UsageTotalsRow, error) {
+	rows, err := q.db.Query(ctx, usageTotals,
+		arg.GroupBy,
+		arg.FromHour,
+		arg.DaysFrom,
+		arg.UserID,
+		arg.DaysTo,
+		arg.ToHour,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []UsageTotalsRow
+	for rows.Next() {
+		var i UsageTotalsRow
+		if err := rows.Scan(
+			&i.BucketStart,
+			&i.UserID,
+			&i.ProviderID,
+			&i.ProviderName,
+			&i.ProviderType,
+			&i.Model,
+			&i.Client,
+			&i.Requests,
+			&i.Errors,
+			&i.InputTokens,
+			&i.OutputTokens,
+			&i.CacheReadTokens,
+			&i.CacheWriteTokens,
+			&i.ReasoningTokens,
+			&i.LatencyP50Weighted,
+			&i.LatencyP95Weighted,
+			&i.TtfbRequests,
+			&i.TtfbP50Weighted,
+			&i.TtfbP95Weighted,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -48,7 +48,7 @@ LIMIT sqlc.arg(row_limit);
 -- Newest first, without the prompts. Empty filters match everything. The
 -- cursor is the (started_at, id) of the last row of the previous page; rows
 -- strictly before it in that order come next. Run it with a plan made for
--- its values (interceptions.List says how), so that the filters left empty
+-- its values (database.PlanPerCall), so that the filters left empty
 -- drop out and the planner reads the one index and the partitions that fit.
 SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint,
        streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens,

@@ -8,9 +8,9 @@
 SELECT set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true);
 
 -- name: UsageRollupStateGet :one
--- The watermark of the last run, and this transaction's now(): the watermark
--- this run will set, taken before its scan.
-SELECT watermark, now()::timestamptz AS scan_start FROM usage_rollup_state;
+-- The watermarks of the last run, and this transaction's now(): the
+-- watermark this run will set, taken before its scan.
+SELECT watermark, daily_watermark, now()::timestamptz AS scan_start FROM usage_rollup_state;
 
 -- name: UsageHourlyTouchedSpan :one
 -- How many interceptions were recorded after since (NULL: ever), and the
@@ -102,22 +102,130 @@ written AS (
 SELECT (SELECT count(*) FROM recomputed)::bigint AS recomputed,
        (SELECT count(*) FROM written)::bigint    AS written;
 
+-- name: UsageDailyRecompute :one
+-- Recomputes, from their hourly buckets, the usage_daily rows of every
+-- (day, key) one of whose hours this transaction changed (updated_at is its
+-- now()) and, with catch_up, one of whose hours changed after since (NULL:
+-- ever), and upserts them; a row whose values are unchanged is not written.
+-- Returns how many were recomputed and how many of them written. Run after
+-- UsageHourlyRecompute in the same transaction, so it sees the hours that
+-- statement changed.
+WITH touched AS (
+    SELECT DISTINCT date_trunc('day', hour, 'UTC') AS day, user_id, provider_id, provider_name, provider_type,
+                    model, client
+    FROM usage_hourly
+    WHERE updated_at = now()
+       OR (sqlc.arg(catch_up)::boolean AND updated_at > coalesce(sqlc.narg(since)::timestamptz, '-infinity'))
+),
+recomputed AS (
+    SELECT t.day, t.user_id, t.provider_id, t.provider_name, t.provider_type, t.model, t.client,
+           sum(h.requests)::bigint                                                     AS requests,
+           sum(h.errors)::bigint                                                       AS errors,
+           sum(h.input_tokens)::bigint                                                 AS input_tokens,
+           sum(h.output_tokens)::bigint                                                AS output_tokens,
+           sum(h.cache_read_tokens)::bigint                                            AS cache_read_tokens,
+           sum(h.cache_write_tokens)::bigint                                           AS cache_write_tokens,
+           sum(h.reasoning_tokens)::bigint                                             AS reasoning_tokens,
+           sum(h.latency_p50_ms::bigint * h.requests)::bigint                          AS latency_p50_weighted,
+           sum(h.latency_p95_ms::bigint * h.requests)::bigint                          AS latency_p95_weighted,
+           coalesce(sum(h.requests) FILTER (WHERE h.ttfb_p50_ms IS NOT NULL), 0)::bigint AS ttfb_requests,
+           coalesce(sum(h.ttfb_p50_ms::bigint * h.requests), 0)::bigint                AS ttfb_p50_weighted,
+           coalesce(sum(h.ttfb_p95_ms::bigint * h.requests), 0)::bigint                AS ttfb_p95_weighted
+    FROM touched t
+    -- The day twice, as UsageHourlyRecompute joins the hour: a range for
+    -- probing a few keys' hours, an equality for hashing many.
+    JOIN usage_hourly h
+      ON h.hour >= t.day AND h.hour < t.day + interval '1 day'
+     AND date_trunc('day', h.hour, 'UTC') = t.day
+     AND h.user_id = t.user_id AND h.provider_id = t.provider_id AND h.provider_name = t.provider_name
+     AND h.provider_type = t.provider_type AND h.model = t.model AND h.client = t.client
+    GROUP BY t.day, t.user_id, t.provider_id, t.provider_name, t.provider_type, t.model, t.client
+),
+written AS (
+    INSERT INTO usage_daily AS d (day, user_id, provider_id, provider_name, provider_type, model, client,
+                                  requests, errors, input_tokens, output_tokens, cache_read_tokens,
+                                  cache_write_tokens, reasoning_tokens, latency_p50_weighted,
+                                  latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted,
+                                  updated_at)
+    SELECT day, user_id, provider_id, provider_name, provider_type, model, client,
+           requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+           reasoning_tokens, latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted,
+           ttfb_p95_weighted, now()
+    FROM recomputed
+    ON CONFLICT (day, user_id, provider_id, provider_name, provider_type, model, client) DO UPDATE
+    SET requests = excluded.requests, errors = excluded.errors, input_tokens = excluded.input_tokens,
+        output_tokens = excluded.output_tokens, cache_read_tokens = excluded.cache_read_tokens,
+        cache_write_tokens = excluded.cache_write_tokens, reasoning_tokens = excluded.reasoning_tokens,
+        latency_p50_weighted = excluded.latency_p50_weighted, latency_p95_weighted = excluded.latency_p95_weighted,
+        ttfb_requests = excluded.ttfb_requests, ttfb_p50_weighted = excluded.ttfb_p50_weighted,
+        ttfb_p95_weighted = excluded.ttfb_p95_weighted, updated_at = excluded.updated_at
+    WHERE (d.requests, d.errors, d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens,
+           d.reasoning_tokens, d.latency_p50_weighted, d.latency_p95_weighted, d.ttfb_requests,
+           d.ttfb_p50_weighted, d.ttfb_p95_weighted)
+          IS DISTINCT FROM
+          (excluded.requests, excluded.errors, excluded.input_tokens, excluded.output_tokens,
+           excluded.cache_read_tokens, excluded.cache_write_tokens, excluded.reasoning_tokens,
+           excluded.latency_p50_weighted, excluded.latency_p95_weighted, excluded.ttfb_requests,
+           excluded.ttfb_p50_weighted, excluded.ttfb_p95_weighted)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM recomputed)::bigint AS recomputed,
+       (SELECT count(*) FROM written)::bigint    AS written;
+
 -- name: UsageRollupStateAdvance :exec
 -- now() is the transaction's start, the scan_start UsageRollupStateGet read.
+-- Both watermarks: this run recomputed the hours and then their days.
 UPDATE usage_rollup_state
-SET watermark = now(), updated_at = now(), updated_by = sqlc.arg(replica_id)::uuid;
+SET watermark = now(), daily_watermark = now(), updated_at = now(), updated_by = sqlc.arg(replica_id)::uuid;
 
--- name: UsageHourlyTotals :many
--- Sums the buckets whose hour starts in [from, to), of one user or of all,
--- grouped by one of user, provider, model, client, day (UTC) or hour, or not
--- at all (''). The key columns of the other groupings are zero values rather
--- than NULL, so they scan into plain Go types; bucket_start is from_hour
--- unless grouped by day or hour. The *_weighted columns are the sums of the
--- buckets' percentiles times their requests, for a requests-weighted mean;
--- ttfb_requests counts the requests of buckets that have a TTFB.
+-- name: UsageTotals :many
+-- Sums the buckets whose hour starts in [from_hour, to_hour), of one user or
+-- of all, grouped by one of user, provider, model, client, day (UTC) or
+-- hour, or not at all (''). The whole UTC days of the window,
+-- [days_from, days_to), are read from usage_daily, 24 times fewer rows; the
+-- hours before and after them from usage_hourly (rollup.Totals computes the
+-- bounds: from_hour <= days_from <= days_to, days_to within an hour after
+-- to_hour, as a day is whole when its last hour starts before to_hour; and
+-- days_from = days_to = to_hour when the window has no whole day or the
+-- grouping is by hour). The key
+-- columns of the other groupings are zero values rather than NULL, so they
+-- scan into plain Go types; bucket_start is from_hour unless grouped by day
+-- or hour. The *_weighted columns are the sums of the buckets' percentiles
+-- times their requests, for a requests-weighted mean; ttfb_requests counts
+-- the requests of buckets that have a TTFB. Run it with a plan made for its
+-- values (database.PlanPerCall), so that one user's question reads the
+-- user indexes.
+WITH buckets AS (
+    SELECT hour AS start, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
+           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+           latency_p50_ms::bigint * requests                      AS latency_p50_weighted,
+           latency_p95_ms::bigint * requests                      AS latency_p95_weighted,
+           CASE WHEN ttfb_p50_ms IS NOT NULL THEN requests ELSE 0 END AS ttfb_requests,
+           coalesce(ttfb_p50_ms::bigint * requests, 0)            AS ttfb_p50_weighted,
+           coalesce(ttfb_p95_ms::bigint * requests, 0)            AS ttfb_p95_weighted
+    FROM usage_hourly head
+    WHERE head.hour >= sqlc.arg(from_hour) AND head.hour < sqlc.arg(days_from)
+      AND (sqlc.narg(user_id)::uuid IS NULL OR head.user_id = sqlc.narg(user_id)::uuid)
+    UNION ALL
+    SELECT day, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
+           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+           latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted
+    FROM usage_daily days
+    WHERE days.day >= sqlc.arg(days_from) AND days.day < sqlc.arg(days_to)
+      AND (sqlc.narg(user_id)::uuid IS NULL OR days.user_id = sqlc.narg(user_id)::uuid)
+    UNION ALL
+    SELECT hour, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
+           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+           latency_p50_ms::bigint * requests, latency_p95_ms::bigint * requests,
+           CASE WHEN ttfb_p50_ms IS NOT NULL THEN requests ELSE 0 END,
+           coalesce(ttfb_p50_ms::bigint * requests, 0), coalesce(ttfb_p95_ms::bigint * requests, 0)
+    FROM usage_hourly tail
+    WHERE tail.hour >= sqlc.arg(days_to) AND tail.hour < sqlc.arg(to_hour)
+      AND (sqlc.narg(user_id)::uuid IS NULL OR tail.user_id = sqlc.narg(user_id)::uuid)
+)
 SELECT coalesce(CASE sqlc.arg(group_by)::text
-                    WHEN 'hour' THEN hour
-                    WHEN 'day' THEN date_trunc('day', hour, 'UTC')
+                    WHEN 'hour' THEN start
+                    WHEN 'day' THEN date_trunc('day', start, 'UTC')
                 END, sqlc.arg(from_hour))::timestamptz                                    AS bucket_start,
        coalesce(CASE WHEN sqlc.arg(group_by)::text = 'user' THEN user_id END,
                 '00000000-0000-0000-0000-000000000000')::uuid                            AS user_id,
@@ -134,13 +242,11 @@ SELECT coalesce(CASE sqlc.arg(group_by)::text
        sum(cache_read_tokens)::bigint                                                    AS cache_read_tokens,
        sum(cache_write_tokens)::bigint                                                   AS cache_write_tokens,
        sum(reasoning_tokens)::bigint                                                     AS reasoning_tokens,
-       sum(latency_p50_ms::bigint * requests)::bigint                                    AS latency_p50_weighted,
-       sum(latency_p95_ms::bigint * requests)::bigint                                    AS latency_p95_weighted,
-       coalesce(sum(requests) FILTER (WHERE ttfb_p50_ms IS NOT NULL), 0)::bigint         AS ttfb_requests,
-       coalesce(sum(ttfb_p50_ms::bigint * requests), 0)::bigint                          AS ttfb_p50_weighted,
-       coalesce(sum(ttfb_p95_ms::bigint * requests), 0)::bigint                          AS ttfb_p95_weighted
-FROM usage_hourly
-WHERE hour >= sqlc.arg(from_hour) AND hour < sqlc.arg(to_hour)
-  AND (sqlc.narg(user_id)::uuid IS NULL OR user_id = sqlc.narg(user_id)::uuid)
+       sum(latency_p50_weighted)::bigint                                                 AS latency_p50_weighted,
+       sum(latency_p95_weighted)::bigint                                                 AS latency_p95_weighted,
+       sum(ttfb_requests)::bigint                                                        AS ttfb_requests,
+       sum(ttfb_p50_weighted)::bigint                                                    AS ttfb_p50_weighted,
+       sum(ttfb_p95_weighted)::bigint                                                    AS ttfb_p95_weighted
+FROM buckets
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 ORDER BY bucket_start, requests DESC, user_id, provider_name, provider_id, model, client;
