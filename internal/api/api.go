@@ -19,6 +19,7 @@ import (
 	"github.com/aigate/aigate/internal/audit"
 	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/database"
+	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/users"
@@ -32,6 +33,9 @@ type API struct {
 	providers *providers.Service
 	logger    *slog.Logger
 	now       func() time.Time
+	// serving is the replica's current provider snapshot (nil: none), for
+	// the providers' state as this replica serves them.
+	serving func() *gateway.Snapshot
 }
 
 // New returns the API. now is the clock ("today" in usage questions).
@@ -41,6 +45,10 @@ func New(db *database.DB, authn *auth.Authenticator, us *users.Service, ps *prov
 	}
 	return &API{db: db, authn: authn, users: us, providers: ps, logger: logger, now: now}
 }
+
+// ServeFrom makes the providers' state say what the snapshot that current
+// returns can serve: this replica's gateway (gateway.Reloader.Snapshot).
+func (a *API) ServeFrom(current func() *gateway.Snapshot) { a.serving = current }
 
 // rule decides whether p may call a route; r gives access to path values
 // for "self" rules, which may look the user up (hence the error). p is nil

@@ -45,7 +45,16 @@ func gatewayBaseURL(ctx context.Context, p providers.Provider) string {
 	return gateway.ClientBaseURL(httpserver.PublicURL(ctx), p.Name, p.Type)
 }
 
-func withGatewayURL(ctx context.Context, p providers.Provider) providerJSON {
+// withGatewayURL is p as owners and auditors see it. A provider whose row is
+// ready but which this replica could not load (its keys do not decrypt,
+// its Bedrock settings do not make a client) is shown broken, with why: the
+// row alone would say ready while every request to it gets 503.
+func (a *API) withGatewayURL(ctx context.Context, p providers.Provider) providerJSON {
+	if p.State == providers.StateReady && a.serving != nil {
+		if err := a.serving().Problem(p.Name); err != nil {
+			p.State = "broken: " + err.Error()
+		}
+	}
 	return providerJSON{Provider: p, GatewayBaseURL: gatewayBaseURL(ctx, p)}
 }
 
@@ -69,7 +78,7 @@ func (a *API) listProviders(r *http.Request, p *auth.Principal) (any, error) {
 	if !member {
 		out := make([]providerJSON, len(ps))
 		for i, pr := range ps {
-			out[i] = withGatewayURL(r.Context(), pr)
+			out[i] = a.withGatewayURL(r.Context(), pr)
 		}
 		return map[string]any{"providers": out, "form": formFull}, nil
 	}
@@ -90,11 +99,11 @@ func (a *API) createProvider(r *http.Request, p *auth.Principal) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return full(r)(a.providers.Create(r.Context(), actorOf(p), in))
+	return a.full(r)(a.providers.Create(r.Context(), actorOf(p), in))
 }
 
 func (a *API) getProvider(r *http.Request, _ *auth.Principal) (any, error) {
-	return full(r)(a.providers.Get(r.Context(), r.PathValue("provider")))
+	return a.full(r)(a.providers.Get(r.Context(), r.PathValue("provider")))
 }
 
 func (a *API) updateProvider(r *http.Request, p *auth.Principal) (any, error) {
@@ -102,7 +111,7 @@ func (a *API) updateProvider(r *http.Request, p *auth.Principal) (any, error) {
 	if err := decode(r, &in); err != nil {
 		return nil, err
 	}
-	return full(r)(a.providers.Update(r.Context(), actorOf(p), r.PathValue("provider"), in))
+	return a.full(r)(a.providers.Update(r.Context(), actorOf(p), r.PathValue("provider"), in))
 }
 
 func (a *API) deleteProvider(r *http.Request, p *auth.Principal) (any, error) {
@@ -110,16 +119,16 @@ func (a *API) deleteProvider(r *http.Request, p *auth.Principal) (any, error) {
 }
 
 func (a *API) restoreProvider(r *http.Request, p *auth.Principal) (any, error) {
-	return full(r)(a.providers.Restore(r.Context(), actorOf(p), r.PathValue("provider")))
+	return a.full(r)(a.providers.Restore(r.Context(), actorOf(p), r.PathValue("provider")))
 }
 
 // full turns a providers call's result into the answer owners and auditors
 // get.
-func full(r *http.Request) func(providers.Provider, error) (any, error) {
+func (a *API) full(r *http.Request) func(providers.Provider, error) (any, error) {
 	return func(p providers.Provider, err error) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return withGatewayURL(r.Context(), p), nil
+		return a.withGatewayURL(r.Context(), p), nil
 	}
 }

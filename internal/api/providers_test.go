@@ -197,3 +197,23 @@ func TestProviderBaseURLWarnings(t *testing.T) {
 		require.NotContains(t, resp, key)
 	}
 }
+
+// A provider whose row is fine but which the replica cannot load is shown
+// broken, with why, where the row alone would say ready: a bedrock provider
+// with a base URL and no region is accepted, and no Bedrock client can be
+// made for it.
+func TestProviderStateIsWhatTheReplicaServes(t *testing.T) {
+	t.Parallel()
+	r, _, owner := setup(t)
+	code, body := r.do("POST", "/api/v1/providers", owner, map[string]any{
+		"name": "br", "type": "bedrock", "base_url": "https://bedrock-runtime.example.internal/",
+	})
+	require.Equal(t, http.StatusCreated, code, body)
+	require.Regexp(t, `^broken: bedrock: `, body["state"], "the answer to the change that made it")
+	code, body = r.do("GET", "/api/v1/providers/br", owner, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Regexp(t, `^broken: bedrock: `, body["state"])
+	code, body = r.do("PATCH", "/api/v1/providers/br", owner, map[string]any{"settings": map[string]any{"region": "us-east-1"}})
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, "ready", body["state"], "fixed, and served")
+}

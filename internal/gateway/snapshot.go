@@ -147,6 +147,21 @@ func reuseBedrock(prev *Snapshot, l providers.Live) (*bedrock.Client, error) {
 }
 
 // counts is how many providers are in each state, for the providers gauge.
+// Problem is why this snapshot cannot serve the enabled provider named
+// name, nil when it can, when the provider is disabled, or when the
+// snapshot does not hold it (a provider created since it was built). Its
+// text is for operators: what failed, never a key.
+func (s *Snapshot) Problem(name string) error {
+	if s == nil {
+		return nil
+	}
+	p, ok := s.byName[name]
+	if !ok || !p.enabled {
+		return nil
+	}
+	return p.err
+}
+
 func (s *Snapshot) counts() (enabled, disabled, broken int) {
 	for _, p := range s.byName {
 		switch {
