@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/aigate/aigate/internal/client"
@@ -61,15 +60,6 @@ func (d *Dashboard) audit(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	data.Entries = page.Entries
-	if page.NextCursor != "" {
-		next := url.Values{}
-		for k, v := range data.Filter {
-			if v != "" {
-				next.Set(k, v)
-			}
-		}
-		next.Set("cursor", page.NextCursor)
-		data.Next = "?" + next.Encode()
-	}
+	data.Next = nextPage(data.Filter, page.NextCursor)
 	d.render(w, r, s, 0, "audit", "Audit log", data)
 }

@@ -101,3 +101,19 @@ func init() {
 	funcs["seq"] = func(n int) []struct{} { return make([]struct{}, n) }
 	funcs["inc"] = func(i int) int { return i + 1 }
 }
+
+// nextPage is the query of a listing's next page: the same filters and the
+// API's cursor; "" on the last page.
+func nextPage(filter map[string]string, cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	q := url.Values{}
+	for k, v := range filter {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	q.Set("cursor", cursor)
+	return "?" + q.Encode()
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
 
 	"github.com/aigate/aigate/internal/client"
@@ -45,16 +44,7 @@ func (d *Dashboard) requests(w http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	data.Rows = page.Interceptions
-	if page.NextCursor != "" {
-		next := url.Values{}
-		for k, v := range data.Filter {
-			if v != "" {
-				next.Set(k, v)
-			}
-		}
-		next.Set("cursor", page.NextCursor)
-		data.Next = "?" + next.Encode()
-	}
+	data.Next = nextPage(data.Filter, page.NextCursor)
 	d.render(w, r, s, 0, "requests", "Requests", data)
 }
 
