@@ -24,8 +24,18 @@ build: ## Build bin/aigate
 	$(GO) build -o bin/aigate ./cmd/aigate
 
 .PHONY: test
-test: ## Run the whole test suite (starts its own PostgreSQL)
+test: ## Run the whole test suite (starts its own PostgreSQL), then the Helm chart's tests
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory test-helm
+
+# The chart's tests are a module of their own (deploy/helm/go.mod), so the
+# server's module never carries the Helm and Kubernetes libraries; they also
+# run helm lint --strict through the pinned Helm library, so there is no helm
+# binary to install. No -race: they start no goroutines of their own, and the
+# race build of the Kubernetes libraries costs more than the tests.
+.PHONY: test-helm
+test-helm: ## Render and lint the Helm chart (deploy/helm/aigate)
+	cd deploy/helm && $(GO) test -count=1 -timeout 5m ./...
 
 # Fuzz targets and how much CI runs each. A count, not a duration: with a
 # duration, Go 1.26's fuzz coordinator can report "context deadline exceeded"

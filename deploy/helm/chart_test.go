@@ -179,7 +179,7 @@ func TestDefaults(t *testing.T) {
 
 	require.NotNil(t, c.Lifecycle)
 	require.NotNil(t, c.Lifecycle.PreStop)
-	require.NotNil(t, c.Lifecycle.PreStop.Sleep, "the image has no shell: the preStop must be the kubelet's sleep action")
+	require.NotNil(t, c.Lifecycle.PreStop.Sleep, "the image need not have a shell: the preStop must be the kubelet's sleep action")
 	assert.Equal(t, int64(5), c.Lifecycle.PreStop.Sleep.Seconds)
 	require.NotNil(t, d.Spec.Template.Spec.TerminationGracePeriodSeconds)
 	assert.Equal(t, int64(5+30+25), *d.Spec.Template.Spec.TerminationGracePeriodSeconds)
