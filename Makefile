@@ -80,10 +80,11 @@ fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
+lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint (the server's module and the chart tests' module)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+	cd deploy/helm && $(GO) vet ./... && $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
 
 .PHONY: tools
 tools: $(SQLC) $(GOLANGCI_LINT) ## Install the pinned sqlc and golangci-lint
