@@ -275,7 +275,9 @@ func TestSecretsWiring(t *testing.T) {
 	assert.Equal(t, "true", e["AIGATE_RECORD_PROMPTS"].Value)
 }
 
-func TestMissingSecretsFail(t *testing.T) {
+// TestBadValuesFail: a mistake in the values stops the render with what to
+// fix, instead of a pod that never starts.
+func TestBadValuesFail(t *testing.T) {
 	t.Parallel()
 	for name, tc := range map[string]struct {
 		values map[string]any
@@ -301,6 +303,18 @@ func TestMissingSecretsFail(t *testing.T) {
 		"shutdown timeout as a duration string": {
 			values: with(required(), map[string]any{"shutdownTimeoutSeconds": "30s"}),
 			want:   []string{`shutdownTimeoutSeconds must be a whole number of seconds (such as 30), not "30s"`},
+		},
+		"unknown log format": {
+			values: with(required(), map[string]any{"logFormat": "xml"}),
+			want:   []string{"/logFormat"},
+		},
+		"image tag read as a number": {
+			values: with(required(), map[string]any{"image": map[string]any{"tag": 1.2}}),
+			want:   []string{"/image/tag", "want string"},
+		},
+		"metrics on the public port": {
+			values: with(required(), map[string]any{"metrics": map[string]any{"port": 8080}}),
+			want:   []string{"metrics.port is 8080, the port of the public listener"},
 		},
 		"no grace margin": {
 			values: with(required(), map[string]any{"terminationGraceMarginSeconds": 0}),

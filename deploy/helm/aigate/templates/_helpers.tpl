@@ -64,7 +64,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- add $pre $shutdown $margin }}
 {{- end }}
 
-{{- define "aigate.requireSecrets" -}}
+{{- define "aigate.checkValues" -}}
+{{- if and .Values.metrics.enabled (eq (int .Values.metrics.port) 8080) }}
+{{- fail "metrics.port is 8080, the port of the public listener: choose another (default 9464)" }}
+{{- end }}
 {{- if not .Values.postgres.existingSecret }}
 {{- fail "postgres.existingSecret is empty: aigate needs an external PostgreSQL in Kubernetes. Create a Secret with the URL (kubectl create secret generic aigate-postgres --from-literal=url='postgres://USER:PASSWORD@HOST:5432/aigate') and install with --set postgres.existingSecret=aigate-postgres" }}
 {{- end }}
