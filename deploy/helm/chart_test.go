@@ -338,12 +338,13 @@ func TestBadValuesFail(t *testing.T) {
 func TestGracePeriod(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ preStop, shutdown, margin int }{
-		{5, 30, 25}, {0, 30, 25}, {10, 600, 25}, {5, 1, 1},
+		{5, 30, 25}, {0, 30, 25}, {10, 600, 25}, {5, 1, 1}, {1000000, 3600, 25},
 	} {
 		t.Run(fmt.Sprintf("%d+%d+%d", tc.preStop, tc.shutdown, tc.margin), func(t *testing.T) {
 			t.Parallel()
 			d := decode[appsv1.Deployment](t, mustRender(t, with(required(), map[string]any{
-				"preStopSleepSeconds": tc.preStop, "shutdownTimeoutSeconds": tc.shutdown, "terminationGraceMarginSeconds": tc.margin,
+				// float64, as a values file gives numbers: 1000000 must not print as 1e+06.
+				"preStopSleepSeconds": float64(tc.preStop), "shutdownTimeoutSeconds": float64(tc.shutdown), "terminationGraceMarginSeconds": float64(tc.margin),
 			})), "Deployment/gw-aigate")
 			grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
 			require.NotNil(t, grace)
