@@ -24,8 +24,18 @@ build: ## Build bin/aigate
 	$(GO) build -o bin/aigate ./cmd/aigate
 
 .PHONY: test
-test: ## Run the whole test suite (starts its own PostgreSQL)
+test: ## Run the whole test suite (starts its own PostgreSQL), then the Helm chart's tests
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory test-helm
+
+# The chart's tests are a module of their own (deploy/helm/go.mod), so the
+# server's module never carries the Helm and Kubernetes libraries; they also
+# run helm lint --strict through the pinned Helm library, so there is no helm
+# binary to install. No -race: they start no goroutines of their own, and the
+# race build of the Kubernetes libraries costs more than the tests.
+.PHONY: test-helm
+test-helm: ## Render and lint the Helm chart (deploy/helm/aigate)
+	cd deploy/helm && $(GO) test -count=1 -timeout 5m ./...
 
 # Fuzz targets and how much CI runs each. A count, not a duration: with a
 # duration, Go 1.26's fuzz coordinator can report "context deadline exceeded"
@@ -70,10 +80,11 @@ fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint
+lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint (the server's module and the chart tests' module)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GOLANGCI_LINT) run ./...
+	cd deploy/helm && $(GO) vet ./... && $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
 
 .PHONY: tools
 tools: $(SQLC) $(GOLANGCI_LINT) ## Install the pinned sqlc and golangci-lint
