@@ -23,6 +23,17 @@ run: ## Run the server (embedded PostgreSQL unless AIGATE_POSTGRES_URL is set)
 build: ## Build bin/aigate
 	$(GO) build -o bin/aigate ./cmd/aigate
 
+# The container image (deploy/image/): podman, else buildah, else docker.
+IMAGE          ?= aigate:dev
+
+.PHONY: image
+image: ## Build the container image IMAGE (default aigate:dev) with podman, buildah or docker
+	deploy/image/build.sh $(IMAGE)
+
+.PHONY: check-image
+check-image: ## Check IMAGE without running it: non-root user, entrypoint, file list, static binary
+	deploy/image/check.sh $(IMAGE)
+
 .PHONY: test
 test: ## Run the whole test suite (starts its own PostgreSQL), then the Helm chart's tests
 	$(GO) test -race -count=1 -timeout 20m ./...
