@@ -36,10 +36,13 @@ type Options struct {
 	// DatabaseURL is the database to use; "" makes a new migrated one.
 	// Replicas of one deployment share it.
 	DatabaseURL string
-	Clock       clock.Clock
-	Transport   http.RoundTripper
-	Audit       *audit.Recorder
-	Environ     []string
+	// ListenURL is --postgres-listen-url: the pub/sub's own connection,
+	// for a DatabaseURL that goes through a transaction-mode pooler.
+	ListenURL string
+	Clock     clock.Clock
+	Transport http.RoundTripper
+	Audit     *audit.Recorder
+	Environ   []string
 	// RecordPrompts is --record-prompts.
 	RecordPrompts bool
 	// ReloadInterval is the provider backstop; an hour by default, so tests
@@ -81,6 +84,7 @@ func Start(t testing.TB, o Options) *Replica {
 		EncryptionKeys:         EncryptionKeys,
 		RecordPrompts:          o.RecordPrompts,
 		ProviderReloadInterval: or(o.ReloadInterval, time.Hour),
+		PostgresListenURL:      o.ListenURL,
 		Database:               config.Database{PostgresURL: r.DatabaseURL, PostgresConnectTimeout: 30 * time.Second},
 	}
 	logger := slog.New(slog.NewTextHandler(r.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
