@@ -73,6 +73,10 @@ type Server struct {
 	// LISTEN connection checks itself, and how long it waits for the echo.
 	PubSubWatchdogInterval time.Duration
 	PubSubWatchdogTimeout  time.Duration
+	// PostgresListenURL, when set, is the pub/sub's own connection: LISTEN
+	// needs a session, which a transaction-mode pooler in front of
+	// PostgresURL does not keep. "" listens over PostgresURL.
+	PostgresListenURL string
 	Database
 	Logging
 }
@@ -217,6 +221,14 @@ func ServerOptions(c *Server) []*Option {
 			Description: "How long the LISTEN connection waits to hear its own NOTIFY back; then it is taken for dead, replaced, and every subscriber reloads in full.",
 			Expect:      "a duration such as 5s",
 			Set:         duration(&c.PubSubWatchdogTimeout),
+		},
+		{
+			Flag: "postgres-listen-url", Arg: "URL", Env: "AIGATE_POSTGRES_LISTEN_URL", Default: "",
+			DefaultText: "empty: listen over --postgres-url",
+			Description: "PostgreSQL connection URL for the change notifications' one LISTEN connection, when --postgres-url goes through a transaction-mode pooler (PgBouncer): LISTEN needs a session of its own, so point this straight at the database the pooler serves. Used only with --postgres-url.",
+			Expect:      "postgres://user:password@db-host:5432/database?sslmode=require",
+			Secret:      true,
+			Set:         postgresURL(&c.PostgresListenURL),
 		},
 	}
 	opts = append(opts, DatabaseOptions(&c.Database)...)

@@ -151,6 +151,14 @@ func Connect(ctx context.Context, opts ConnectOptions) (*pgxpool.Pool, error) {
 		// is all the operator needs to hear about.
 		return nil, fmt.Errorf("invalid %s: expected postgres://user:password@host:port/database?sslmode=... or key=value form: %s", urlFlag, redactedParseReason(err))
 	}
+	// Pooler-safe by default: a transaction-mode pooler (PgBouncer) hands
+	// each transaction, or each statement outside one, to any server
+	// connection, so a named prepared statement made on one is missing (or
+	// already exists) on the next. Cached descriptions with unnamed
+	// statements keep one round trip per query; the price is a parse and
+	// plan per call on the server, which also plans each call for its own
+	// values (see PlanPerCall). docs/deployment.md, "Connection poolers".
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 	if opts.ApplicationName != "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = opts.ApplicationName
 	}

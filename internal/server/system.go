@@ -146,6 +146,10 @@ func New(cfg config.Server, deps Deps) (*System, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid AI provider environment variables:\n%w", err)
 	}
+	if cfg.PostgresListenURL != "" && cfg.PostgresURL == "" {
+		return nil, errors.New("--postgres-listen-url (AIGATE_POSTGRES_LISTEN_URL) is set without --postgres-url: " +
+			"the embedded PostgreSQL needs no pooler and so no second URL; unset it, or set --postgres-url to the pooler's URL")
+	}
 	if cfg.UsageRollupInterval != 0 {
 		if err := rollup.CheckInterval(cfg.UsageRollupInterval); err != nil {
 			return nil, fmt.Errorf("--usage-rollup-interval: %w", err)
@@ -359,8 +363,14 @@ func (s *System) seedProviders(ctx context.Context) error {
 // listenForChanges subscribes before the first load, so no change is missed
 // between the two.
 func (s *System) listenForChanges(ctx context.Context) error {
+	// LISTEN belongs to a session; behind a transaction-mode pooler the
+	// pool's URL gives none, so the listener may have a direct URL of its own.
+	listenURL := s.cfg.PostgresListenURL
+	if listenURL == "" {
+		listenURL = s.opened.DB.Pool.Config().ConnString()
+	}
 	ps, err := pubsub.New(ctx, pubsub.Config{
-		ConnString: s.opened.DB.Pool.Config().ConnString(), Logger: s.logger.With("component", "pubsub"), Clock: s.clock,
+		ConnString: listenURL, Logger: s.logger.With("component", "pubsub"), Clock: s.clock,
 		WatchdogInterval: s.cfg.PubSubWatchdogInterval, WatchdogTimeout: s.cfg.PubSubWatchdogTimeout, Registerer: s.reg,
 	})
 	if err != nil {

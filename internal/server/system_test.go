@@ -165,3 +165,16 @@ func TestNewRefusesBadProviderEnvironment(t *testing.T) {
 	require.Contains(t, err.Error(), "invalid AI provider environment variables")
 	require.False(t, errors.Is(err, context.Canceled))
 }
+
+// A listen URL is for a pooled --postgres-url; with the embedded PostgreSQL
+// it would be ignored, so New refuses it and says which to change, without
+// repeating the URL.
+func TestNewRefusesListenURLWithoutPostgresURL(t *testing.T) {
+	t.Parallel()
+	const listen = "postgres://aigate:s3cret-pw@db:5432/aigate"
+	_, err := server.New(config.Server{PostgresListenURL: listen}, server.Deps{})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "--postgres-listen-url")
+	require.Contains(t, err.Error(), "--postgres-url")
+	require.NotContains(t, err.Error(), "s3cret-pw")
+}

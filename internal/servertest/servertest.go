@@ -7,9 +7,12 @@ package servertest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,10 +39,13 @@ type Options struct {
 	// DatabaseURL is the database to use; "" makes a new migrated one.
 	// Replicas of one deployment share it.
 	DatabaseURL string
-	Clock       clock.Clock
-	Transport   http.RoundTripper
-	Audit       *audit.Recorder
-	Environ     []string
+	// ListenURL is --postgres-listen-url: the pub/sub's own connection,
+	// for a DatabaseURL that goes through a transaction-mode pooler.
+	ListenURL string
+	Clock     clock.Clock
+	Transport http.RoundTripper
+	Audit     *audit.Recorder
+	Environ   []string
 	// RecordPrompts is --record-prompts.
 	RecordPrompts bool
 	// ReloadInterval is the provider backstop; an hour by default, so tests
@@ -69,10 +75,53 @@ type Replica struct {
 // Start starts a replica and stops it when the test ends.
 func Start(t testing.TB, o Options) *Replica {
 	t.Helper()
-	r := &Replica{DatabaseURL: o.DatabaseURL, Logs: &testlog.Buffer{}, Registry: prometheus.NewRegistry()}
-	if r.DatabaseURL == "" {
-		r.DatabaseURL = testdb.URL(t)
+	if o.DatabaseURL == "" {
+		o.DatabaseURL = testdb.URL(t)
 	}
+	r, err := start(o)
+	if r != nil && r.System != nil {
+		t.Cleanup(func() { stop(t, r) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// StartMany starts n replicas of one deployment at once, each in its own
+// goroutine, as a rolling deploy or an autoscaler does, and stops them when
+// the test ends. It fails the test if any replica does not come up.
+func StartMany(t testing.TB, n int, o Options) []*Replica {
+	t.Helper()
+	if o.DatabaseURL == "" {
+		o.DatabaseURL = testdb.URL(t)
+	}
+	rs := make([]*Replica, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rs[i], errs[i] = start(o)
+		}()
+	}
+	wg.Wait()
+	for _, r := range rs {
+		if r != nil && r.System != nil {
+			t.Cleanup(func() { stop(t, r) })
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// start builds and starts a replica on o.DatabaseURL. A replica whose
+// System is set was started and must be stopped, even with an error.
+func start(o Options) (*Replica, error) {
+	r := &Replica{DatabaseURL: o.DatabaseURL, Logs: &testlog.Buffer{}, Registry: prometheus.NewRegistry()}
 	cfg := config.Server{
 		HTTPAddress:            "127.0.0.1:0",
 		MetricsAddress:         "127.0.0.1:0",
@@ -81,6 +130,7 @@ func Start(t testing.TB, o Options) *Replica {
 		EncryptionKeys:         EncryptionKeys,
 		RecordPrompts:          o.RecordPrompts,
 		ProviderReloadInterval: or(o.ReloadInterval, time.Hour),
+		PostgresListenURL:      o.ListenURL,
 		Database:               config.Database{PostgresURL: r.DatabaseURL, PostgresConnectTimeout: 30 * time.Second},
 	}
 	logger := slog.New(slog.NewTextHandler(r.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -88,22 +138,23 @@ func Start(t testing.TB, o Options) *Replica {
 		Clock: o.Clock, Registry: r.Registry, Transport: o.Transport, Environ: o.Environ, Logger: logger, Audit: o.Audit,
 	})
 	if err != nil {
-		t.Fatalf("build the replica: %v", err)
+		return nil, fmt.Errorf("build the replica: %w", err)
 	}
 	if err := sys.Start(context.Background()); err != nil {
-		t.Fatalf("start the replica: %v\n%s", err, r.Logs.String())
+		return nil, fmt.Errorf("start the replica: %w\n%s", err, r.Logs.String())
 	}
 	r.System = sys
 	r.URL = "http://" + sys.Addr().String()
 	r.MetricsURL = "http://" + sys.MetricsAddr().String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-		defer cancel()
-		if err := sys.Stop(ctx); err != nil {
-			t.Errorf("stop the replica: %v", err)
-		}
-	})
-	return r
+	return r, nil
+}
+
+func stop(t testing.TB, r *Replica) {
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := r.Stop(ctx); err != nil {
+		t.Errorf("stop the replica: %v", err)
+	}
 }
 
 func or(d, def time.Duration) time.Duration {
