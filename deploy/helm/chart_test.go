@@ -161,6 +161,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, "30s", e["AIGATE_SHUTDOWN_TIMEOUT"].Value)
 	assert.Equal(t, "json", e["AIGATE_LOG_FORMAT"].Value)
 	assert.NotContains(t, e, "AIGATE_TRUSTED_PROXIES")
+	assert.NotContains(t, e, "AIGATE_POSTGRES_LISTEN_URL", "the pub/sub uses the pool's URL unless a direct one is named")
 	assert.Empty(t, c.EnvFrom, "no provider secret unless one is named")
 
 	ports := map[string]int32{}
@@ -247,7 +248,7 @@ func TestSecurityContext(t *testing.T) {
 func TestSecretsWiring(t *testing.T) {
 	t.Parallel()
 	objects := mustRender(t, with(required(), map[string]any{
-		"postgres":       map[string]any{"existingSecret": "db-creds", "secretKey": "dsn"},
+		"postgres":       map[string]any{"existingSecret": "db-creds", "secretKey": "dsn", "listenSecretKey": "direct"},
 		"encryption":     map[string]any{"existingSecret": "aigate-keys", "secretKey": "k"},
 		"providers":      map[string]any{"existingSecret": "llm-keys"},
 		"trustedProxies": []any{"10.0.0.0/8", "192.168.1.7"},
@@ -256,8 +257,9 @@ func TestSecretsWiring(t *testing.T) {
 	c := container(t, decode[appsv1.Deployment](t, objects, "Deployment/gw-aigate"))
 	e := env(c)
 	for name, want := range map[string][2]string{
-		"AIGATE_POSTGRES_URL":    {"db-creds", "dsn"},
-		"AIGATE_ENCRYPTION_KEYS": {"aigate-keys", "k"},
+		"AIGATE_POSTGRES_URL":        {"db-creds", "dsn"},
+		"AIGATE_POSTGRES_LISTEN_URL": {"db-creds", "direct"},
+		"AIGATE_ENCRYPTION_KEYS":     {"aigate-keys", "k"},
 	} {
 		v := e[name]
 		assert.Empty(t, v.Value, "%s must never be a literal in the manifest", name)
