@@ -22,7 +22,9 @@ func (d *Dashboard) connect(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	var data connectData
 	for _, p := range list.Providers {
-		if !p.Enabled && p.ID != "" { // members are shown the enabled ones only, without ids
+		// The short form (members') holds only the enabled providers and
+		// says nothing of enabled; the full form holds disabled ones too.
+		if !list.Short() && !p.Enabled {
 			continue
 		}
 		switch p.Type {
