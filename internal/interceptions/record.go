@@ -28,6 +28,9 @@ const (
 	StatusUpstreamError   Status = "upstream_error"
 	StatusClientCancelled Status = "client_cancelled"
 	StatusGatewayError    Status = "gateway_error"
+	// StatusDenied is a request a policy refused (a budget, a rate limit, a
+	// concurrency cap, a model not allowed): never sent upstream.
+	StatusDenied Status = "denied"
 )
 
 // Endpoints the interceptions table accepts in Record.Endpoint.
@@ -56,7 +59,7 @@ const (
 var Clients = []Client{ClientClaudeCode, ClientCodex, ClientOpenAISDK, ClientAnthropicSDK, ClientCurl, ClientOther}
 
 // Statuses lists every Status, for validating a filter.
-var Statuses = []Status{StatusOK, StatusUpstreamError, StatusClientCancelled, StatusGatewayError}
+var Statuses = []Status{StatusOK, StatusUpstreamError, StatusClientCancelled, StatusGatewayError, StatusDenied}
 
 // ToolCall is one tool call the model made.
 type ToolCall struct {
