@@ -152,34 +152,50 @@ type AuditLog struct {
 	StatusCode   int32
 }
 
+type Group struct {
+	ID          uuid.UUID
+	Name        string
+	DisplayName string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+type GroupMember struct {
+	GroupID uuid.UUID
+	UserID  uuid.UUID
+	AddedAt time.Time
+}
+
 type Interception struct {
-	ID               uuid.UUID
-	ReplicaID        uuid.UUID
-	RequestID        string
-	UserID           uuid.UUID
-	TokenID          string
-	ProviderID       uuid.UUID
-	ProviderName     string
-	ProviderType     AiProviderType
-	Model            string
-	Endpoint         string
-	Streaming        bool
-	Client           string
-	SessionID        *string
-	StartedAt        time.Time
-	EndedAt          time.Time
-	TtfbMs           pgtype.Int4
-	Status           string
-	UpstreamStatus   pgtype.Int4
-	InputTokens      int64
-	OutputTokens     int64
-	CacheReadTokens  int64
-	CacheWriteTokens int64
-	ReasoningTokens  int64
-	ToolCalls        json.RawMessage
-	Prompt           []byte
-	Error            *string
-	RecordedAt       time.Time
+	ID                 uuid.UUID
+	ReplicaID          uuid.UUID
+	RequestID          string
+	UserID             uuid.UUID
+	TokenID            string
+	ProviderID         uuid.UUID
+	ProviderName       string
+	ProviderType       AiProviderType
+	Model              string
+	Endpoint           string
+	Streaming          bool
+	Client             string
+	SessionID          *string
+	StartedAt          time.Time
+	EndedAt            time.Time
+	TtfbMs             pgtype.Int4
+	Status             string
+	UpstreamStatus     pgtype.Int4
+	InputTokens        int64
+	OutputTokens       int64
+	CacheReadTokens    int64
+	CacheWriteTokens   int64
+	ReasoningTokens    int64
+	ToolCalls          json.RawMessage
+	Prompt             []byte
+	Error              *string
+	RecordedAt         time.Time
+	CostMicros         *int64
+	CacheWrite1hTokens int64
 }
 
 type InterceptionsDefault struct {
@@ -210,6 +226,72 @@ type InterceptionsDefault struct {
 	Prompt           []byte
 	Error            *string
 	RecordedAt       time.Time
+}
+
+type ModelPrice struct {
+	ID             uuid.UUID
+	Source         string
+	ProviderType   AiProviderType
+	Model          string
+	MinInputTokens int64
+	EffectiveFrom  time.Time
+	Input          int64
+	Output         int64
+	CacheRead      int64
+	CacheWrite5m   int64
+	CacheWrite1h   int64
+	Reasoning      *int64
+	Note           string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type Policy struct {
+	ID          uuid.UUID
+	Name        string
+	Description string
+	Scope       string
+	GroupID     pgtype.UUID
+	UserID      pgtype.UUID
+	TokenID     *string
+	PerMember   bool
+	Providers   []string
+	Models      []string
+	Kind        string
+	Period      *string
+	LimitValue  *int64
+	AllowModels []string
+	TimeZone    string
+	Enabled     bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+type PolicyLease struct {
+	PolicyID    uuid.UUID
+	Subject     string
+	WindowStart time.Time
+	ReplicaID   uuid.UUID
+	Granted     int64
+	ExpiresAt   time.Time
+	AckedAt     *time.Time
+}
+
+type PolicyWindow struct {
+	PolicyID    uuid.UUID
+	Subject     string
+	WindowStart time.Time
+	WindowEnd   time.Time
+	Settled     int64
+	Granted     int64
+	TightSince  *time.Time
+}
+
+type PriceBookState struct {
+	Singleton   bool
+	DefaultAsOf pgtype.Date
+	LoadedAt    *time.Time
+	LoadedBy    pgtype.UUID
 }
 
 type Replica struct {
@@ -279,6 +361,8 @@ type UsageDaily struct {
 	TtfbP50Weighted    int64
 	TtfbP95Weighted    int64
 	UpdatedAt          time.Time
+	CostMicros         int64
+	UnpricedRequests   int64
 }
 
 type UsageHourly struct {
@@ -301,6 +385,8 @@ type UsageHourly struct {
 	TtfbP50Ms        pgtype.Int4
 	TtfbP95Ms        pgtype.Int4
 	UpdatedAt        time.Time
+	CostMicros       int64
+	UnpricedRequests int64
 }
 
 type UsageRollupState struct {
