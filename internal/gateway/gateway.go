@@ -68,7 +68,10 @@ type Config struct {
 	Recorder  *interceptions.Recorder
 	// Usage counts requests denied by authentication and requests sent
 	// upstream with their tokens; nil counts nothing.
-	Usage     *usage.Counters
+	Usage *usage.Counters
+	// Prices prices each intercepted request (its interception's cost);
+	// nil records every cost as unknown.
+	Prices    Prices
 	ReplicaID uuid.UUID
 	// RecordPrompts stores each intercepted request body with its
 	// interception. Off by default: prompts hold source code and secrets.
@@ -101,6 +104,7 @@ type Gateway struct {
 	snapshots     Snapshots
 	recorder      *interceptions.Recorder
 	usage         *usage.Counters
+	prices        Prices
 	replicaID     uuid.UUID
 	recordPrompts bool
 	transport     http.RoundTripper
@@ -116,7 +120,7 @@ type Gateway struct {
 // New returns a Gateway.
 func New(cfg Config) *Gateway {
 	g := &Gateway{
-		auth: cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, usage: cfg.Usage, replicaID: cfg.ReplicaID,
+		auth: cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, usage: cfg.Usage, prices: cfg.Prices, replicaID: cfg.ReplicaID,
 		recordPrompts: cfg.RecordPrompts, transport: cfg.Transport, maxBody: cfg.MaxRequestBytes,
 		headerTimeout: cfg.ResponseHeaderTimeout, idleTimeout: cfg.IdleTimeout, maxEvent: cfg.MaxEventBytes,
 		logger: cfg.Logger, clock: clock.Or(cfg.Clock), metrics: newMetrics(cfg.Registerer),
@@ -308,6 +312,12 @@ type exchange struct {
 	errMsg           string
 	// timedOut: the upstream was given up on for a timeout.
 	timedOut bool
+	// bedrockModel is the Bedrock model ID the request was sent to, which
+	// its price is looked up by (cost.go); empty for other providers.
+	bedrockModel string
+	// cost is the request's cost in micro-dollars when priced (price).
+	cost   int64
+	priced bool
 }
 
 func (x *exchange) serve() {
@@ -390,6 +400,7 @@ func (x *exchange) markFirstByte() {
 }
 
 func (x *exchange) finish() {
+	x.price()
 	end := x.g.now()
 	x.g.metrics.observe(x, end)
 	if !x.ep.intercepted() || x.g.recorder == nil {
@@ -406,6 +417,10 @@ func (x *exchange) finish() {
 		InputTokens: x.result.Usage.Input, OutputTokens: x.result.Usage.Output,
 		CacheReadTokens: x.result.Usage.CacheRead, CacheWriteTokens: x.result.Usage.CacheWrite,
 		ReasoningTokens: x.result.Usage.Reasoning, Error: x.errMsg,
+		CacheWrite1hTokens: x.result.Usage.CacheWrite1h,
+	}
+	if x.priced {
+		rec.CostMicros = &x.cost
 	}
 	if !x.firstByte.IsZero() {
 		rec.TTFB = x.firstByte.Sub(x.start)

@@ -138,14 +138,21 @@ func (r *recorder) messageDelta(data []byte) {
 		r.res.Usage.CacheRead = u.cacheRead
 	}
 	if u.cacheWrite > 0 {
-		// The total and its 1-hour part together: they describe one count.
-		r.res.Usage.CacheWrite, r.res.Usage.CacheWrite1h = u.cacheWrite, u.cacheWrite1h
+		// The total and its 1-hour part together when the delta splits it;
+		// a delta with the total alone (as the API sends it) keeps the
+		// split message_start gave, within the new total.
+		r.res.Usage.CacheWrite = u.cacheWrite
+		if u.hasSplit {
+			r.res.Usage.CacheWrite1h = u.cacheWrite1h
+		} else {
+			r.res.Usage.CacheWrite1h = min(r.res.Usage.CacheWrite1h, u.cacheWrite)
+		}
 	}
 }
 
 type messagesUsageCounts struct {
 	input, output, cacheRead, cacheWrite, cacheWrite1h int64
-	hasOutput                                          bool
+	hasOutput, hasSplit                                bool
 }
 
 // messagesUsage reads an Anthropic usage object. cache_creation_input_tokens
@@ -167,6 +174,7 @@ func messagesUsage(v []byte) (messagesUsageCounts, bool) {
 		case "cache_creation_input_tokens":
 			u.cacheWrite, _ = count(value)
 		case "cache_creation":
+			u.hasSplit = isObject(value)
 			members(value, func(key, value []byte) {
 				switch string(key) {
 				case "ephemeral_5m_input_tokens":

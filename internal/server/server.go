@@ -17,18 +17,21 @@
 //	 2 database (embedded PostgreSQL first)         cut the rest, wait for their handlers
 //	 3 keyring                                    2 metrics listener
 //	 4 migrations (under their lock)              3 reloader
-//	 5 keys check                                 4 pubsub (the LISTEN connection)
-//	 6 deployment setup                           5 recorder (final flush of the records)
-//	 7 replica row and heartbeat                  6 usage (last counter flush; snapshots,
-//	 8 provider seed (under its lock)               rollups, retention)
-//	 9 pubsub: LISTEN ai_providers_changed        7 heartbeat, replica row marked stopped
-//	10 providers: first snapshot, reload loop     8 database: the pool, then the embedded
-//	11 recorder                                     PostgreSQL
-//	12 usage: counters, flush, snapshots,         9 upstream connections
+//	 5 keys check                                 4 prices (the price book's reload loop)
+//	 6 deployment setup                           5 pubsub (the LISTEN connection)
+//	 7 replica row and heartbeat                  6 recorder (final flush of the records)
+//	 8 provider seed (under its lock)             7 usage (last counter flush; snapshots,
+//	 9 pubsub: LISTEN ai_providers_changed          rollups, retention)
+//	10 providers: first snapshot, reload loop     8 heartbeat, replica row marked stopped
+//	11 prices: the default book (under its        9 database: the pool, then the embedded
+//	   lock), LISTEN aigate_prices_changed,          PostgreSQL
+//	   the first book, reload loop               10 upstream connections
+//	12 recorder
+//	13 usage: counters, flush, snapshots,
 //	   rollups, retention (its first run now:
 //	   today's partitions before any record)
-//	13 routes: admin API and gateway
-//	14 ready: /readyz 200
+//	14 routes: admin API and gateway
+//	15 ready: /readyz 200
 //
 // HTTP stops first because its handlers still use everything below it: a
 // stream cut at the shutdown timeout records its interception on its way
