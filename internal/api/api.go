@@ -21,6 +21,7 @@ import (
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/pricing"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/users"
 )
@@ -36,6 +37,8 @@ type API struct {
 	// serving is the replica's current provider snapshot (nil: none), for
 	// the providers' state as this replica serves them.
 	serving func() *gateway.Snapshot
+	// prices is the price book service (nil: none); see PricesFrom.
+	prices *pricing.Service
 }
 
 // New returns the API. now is the clock ("today" in usage questions).
@@ -150,6 +153,11 @@ func (a *API) routes() []route {
 		{"GET /api/v1/interceptions", roles(owner, auditor, member), ok, a.listInterceptions},
 		// A member asking for someone else's gets the 404 of an unknown id.
 		{"GET /api/v1/interceptions/{interception}", roles(owner, auditor, member), ok, a.getInterception},
+		// Members too: what their requests cost is no secret to them.
+		{"GET /api/v1/prices", roles(owner, auditor, member), ok, a.listPrices},
+		{"PUT /api/v1/prices", roles(owner), ok, a.setPrice},
+		{"POST /api/v1/prices/import", roles(owner), ok, a.importPrices},
+		{"DELETE /api/v1/prices/{price}", roles(owner), noContent, a.deletePrice},
 	}
 }
 

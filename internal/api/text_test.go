@@ -125,7 +125,18 @@ func routeCases() map[string]routeCase {
 		"GET /api/v1/usage":                          {query: []string{"from", "to", "group_by", "user"}},
 		"GET /api/v1/interceptions":                  {query: []string{"user", "provider", "model", "client", "session", "status", "since", "until", "limit", "cursor"}},
 		"GET /api/v1/interceptions/{interception}":   {},
+		"GET /api/v1/prices":                         {query: []string{"provider_type", "source"}},
+		"PUT /api/v1/prices":                         {body: priceBody()},
+		"POST /api/v1/prices/import":                 {body: map[string]any{"prices": []any{priceBody()}}},
+		"DELETE /api/v1/prices/{price}":              {},
 	}
+}
+
+// priceBody is a price override with every string field.
+func priceBody() map[string]any {
+	return map[string]any{"provider_type": "openai", "model": "gpt-test", "effective_from": "2026-01-02T15:04:05Z",
+		"input": "1.00", "output": "2.00", "cache_read": "0.10", "cache_write_5m": "1.25", "cache_write_1h": "2.00",
+		"reasoning": "2.00", "note": "test"}
 }
 
 // stringLeaves lists the paths of the strings in doc as the API names them.
@@ -230,8 +241,8 @@ func TestTextRefusedOnEveryRoute(t *testing.T) {
 	t.Parallel()
 	r, _, owner := setup(t)
 	fx := makeFixtures(t, r, owner)
-	valid := map[string]string{"user": fx.user, "token": fx.token, "provider": fx.provider, "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ab"}
-	missing := map[string]string{"user": "nobody@example.com", "token": "nonexistent00", "provider": "nonexistent", "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ac"}
+	valid := map[string]string{"user": fx.user, "token": fx.token, "provider": fx.provider, "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ab", "price": "0190d5f8-7c1e-7a3b-9e4f-0123456789ad"}
+	missing := map[string]string{"user": "nobody@example.com", "token": "nonexistent00", "provider": "nonexistent", "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ac", "price": "0190d5f8-7c1e-7a3b-9e4f-0123456789ae"}
 
 	cases := routeCases()
 	patterns := api.Patterns()

@@ -473,6 +473,7 @@ func (s *System) startUsage(ctx context.Context) error {
 func (s *System) mountRoutes(context.Context) error {
 	a := api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now)
 	a.ServeFrom(s.reloader.Snapshot)
+	a.PricesFrom(s.prices)
 	a.Mount(s.http)
 	dash, err := dashboard.New(dashboard.Config{API: a.Handler(), Logger: s.logger.With("component", "dashboard"), Now: s.clock.Now, HasUsers: s.users.Any})
 	if err != nil {
