@@ -115,6 +115,9 @@ func (d *Dashboard) routes() []page {
 		{"POST /users/{user}/delete", owners, d.deleteUser},
 		{"POST /users/{user}/tokens/{token}/revoke", owners, d.revokeUserToken},
 		{"GET /audit", readers, d.audit},
+		{"GET /prices", everyone, d.prices},
+		{"POST /prices", owners, d.setPrice},
+		{"POST /prices/{price}/delete", owners, d.deletePrice},
 	}
 }
 
@@ -129,6 +132,7 @@ var nav = []struct {
 	{"/providers", "Providers", readers},
 	{"/users", "Users", owners},
 	{"/audit", "Audit log", readers},
+	{"/prices", "Prices", everyone},
 	{"/tokens", "My tokens", everyone},
 	{"/connect", "Connect your tools", everyone},
 }
@@ -318,6 +322,8 @@ var flashes = map[string]string{
 	"user-updated":      "User saved.",
 	"user-deleted":      "User deleted.",
 	"token-revoked":     "Token revoked.",
+	"price-set":         "Price set. Requests from its effective date on are costed with it, on every replica.",
+	"price-deleted":     "Price override deleted; the default applies again.",
 	"signed-out":        "You are signed out.",
 }
 

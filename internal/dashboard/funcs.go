@@ -50,6 +50,14 @@ var funcs = template.FuncMap{
 		return "?" + q.Encode()
 	},
 	"pathEscape": url.PathEscape,
+	// usd shows a request's cost, or that it has none: its model had no
+	// price, which is not $0.
+	"usd": func(v *string) string {
+		if v == nil {
+			return "unpriced"
+		}
+		return "$" + *v
+	},
 	"join":       strings.Join,
 	"short": func(s string, n int) string {
 		r := []rune(s)

@@ -41,6 +41,9 @@ type overviewData struct {
 	To      time.Time
 	Total   client.UsageCounts
 	Rolled  *time.Time
+	// Unpriced are the models with requests that had no price in the
+	// range: the cost shown leaves them out, and the page says so.
+	Unpriced []client.UnpricedModel
 	Series  chartSeries
 	Models  []client.UsageRow
 	Users   []client.UsageRow
@@ -97,7 +100,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request, s *session)
 		d.fail(w, r, s, 0, err)
 		return
 	}
-	data.Total, data.Rolled = series.Total, series.RolledUpTo
+	data.Total, data.Rolled, data.Unpriced = series.Total, series.RolledUpTo, series.UnpricedModels
 	data.Series = fill(series.Rows, from, to, rg.Bucket)
 	for _, g := range []struct {
 		by  string

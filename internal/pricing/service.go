@@ -409,24 +409,24 @@ const (
 	StateScheduled  State = "scheduled"  // effective_from is still ahead
 )
 
-// StateOf tells what row p of b is at now: whether Lookup of its own model
-// (a prefix pattern's prefix) and tier at now returns it.
+// StateOf tells what row p of b is at now, by what Lookup of its own model
+// (a prefix pattern's prefix) and tier at now returns: the row itself (in
+// effect); the row among those of its source, but a row of another source
+// or pattern wins (overridden); or neither, for a later effective_from
+// (scheduled) or an earlier one (superseded).
 func (b *Book) StateOf(p Price, now time.Time) State {
-	if p.EffectiveFrom.After(now) {
-		return StateScheduled
-	}
 	name := p.Model
 	if p.IsPrefix() {
 		name = name[:len(name)-1]
 	}
-	// Bedrock tries the ID as written first; a row's own name is one.
 	if got, ok := b.Lookup(p.ProviderType, name, now, p.MinInputTokens+1); ok && got.ID == p.ID {
 		return StateInEffect
 	}
-	for _, r := range b.byType[p.ProviderType] {
-		if r.Source == p.Source && r.Model == p.Model && r.EffectiveFrom.After(p.EffectiveFrom) && !r.EffectiveFrom.After(now) {
-			return StateSuperseded
-		}
+	if own, ok := lookupIn(b.byType[p.ProviderType], p.Source, name, now, p.MinInputTokens+1); ok && own.ID == p.ID {
+		return StateOverridden
 	}
-	return StateOverridden
+	if p.EffectiveFrom.After(now) {
+		return StateScheduled
+	}
+	return StateSuperseded
 }
