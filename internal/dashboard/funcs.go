@@ -58,7 +58,7 @@ var funcs = template.FuncMap{
 		}
 		return "$" + *v
 	},
-	"join":       strings.Join,
+	"join": strings.Join,
 	"short": func(s string, n int) string {
 		r := []rune(s)
 		if len(r) <= n {

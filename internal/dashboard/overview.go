@@ -34,21 +34,21 @@ type rangeChoice struct {
 
 // overviewData is the overview's data: the usage API's answers for one range.
 type overviewData struct {
-	Range   string
-	Ranges  []rangeChoice
-	User    string // the ?user= filter, as given
-	From    time.Time
-	To      time.Time
-	Total   client.UsageCounts
-	Rolled  *time.Time
+	Range  string
+	Ranges []rangeChoice
+	User   string // the ?user= filter, as given
+	From   time.Time
+	To     time.Time
+	Total  client.UsageCounts
+	Rolled *time.Time
 	// Unpriced are the models with requests that had no price in the
 	// range: the cost shown leaves them out, and the page says so.
 	Unpriced []client.UnpricedModel
-	Series  chartSeries
-	Models  []client.UsageRow
-	Users   []client.UsageRow
-	Provs   []client.UsageRow
-	Clients []client.UsageRow
+	Series   chartSeries
+	Models   []client.UsageRow
+	Users    []client.UsageRow
+	Provs    []client.UsageRow
+	Clients  []client.UsageRow
 }
 
 // chartSeries is what app.js draws: one x value (unix seconds, the bucket's
