@@ -2,7 +2,7 @@
 -- model's tokens cost, the cost the gateway computes from it for every
 -- interception, and the rollups' sums of it.
 
--- The rollup's lock (database.LockUsageRollup, 0x61696761_00000005) first,
+-- The rollup's lock (usage_rollup, database.LockUsageRollup, 0x61696761_00000005) first,
 -- as in 0011: a tick of a replica of the version before runs to its end
 -- before the buckets change shape, and later ones wait for this to commit.
 SELECT pg_advisory_xact_lock(7019255160543117317);
