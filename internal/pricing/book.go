@@ -1,6 +1,9 @@
 package pricing
 
 import (
+	"cmp"
+	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -39,14 +42,6 @@ type Price struct {
 // IsPrefix reports whether the row's model is a prefix pattern.
 func (p Price) IsPrefix() bool { return strings.HasSuffix(p.Model, "*") }
 
-// matches reports whether the row's model covers name (normalised).
-func (p Price) matches(name string) bool {
-	if prefix, ok := strings.CutSuffix(p.Model, "*"); ok {
-		return strings.HasPrefix(name, prefix)
-	}
-	return p.Model == name
-}
-
 // Cost is what u costs at p, in micro-dollars, rounded half up once at the
 // end: each count times its rate is summed in micro-dollars per million
 // tokens, and the sum divided by a million.
@@ -62,23 +57,54 @@ func (p Price) matches(name string) bool {
 // A count another one should include but does not (a cached count above
 // the input) is taken as it is, never as a negative count.
 func (p Price) Cost(f llmwire.Format, u llmwire.Usage) int64 {
-	var sum int64
+	var sum acc
 	if f.InputIncludesCacheRead() {
 		cached := min(max(u.CacheRead, 0), max(u.Input, 0))
-		sum += (max(u.Input, 0)-cached)*p.Input + cached*p.CacheRead
+		sum.add(max(u.Input, 0)-cached, p.Input)
+		sum.add(cached, p.CacheRead)
 	} else {
-		sum += max(u.Input, 0)*p.Input + max(u.CacheRead, 0)*p.CacheRead
+		sum.add(max(u.Input, 0), p.Input)
+		sum.add(max(u.CacheRead, 0), p.CacheRead)
 	}
 	write1h := min(max(u.CacheWrite1h, 0), max(u.CacheWrite, 0))
-	sum += (max(u.CacheWrite, 0)-write1h)*p.CacheWrite5m + write1h*p.CacheWrite1h
+	sum.add(max(u.CacheWrite, 0)-write1h, p.CacheWrite5m)
+	sum.add(write1h, p.CacheWrite1h)
 	out := max(u.Output, 0)
 	if p.Reasoning != nil {
 		reasoning := min(max(u.Reasoning, 0), out)
-		sum += (out-reasoning)*p.Output + reasoning**p.Reasoning
+		sum.add(out-reasoning, p.Output)
+		sum.add(reasoning, *p.Reasoning)
 	} else {
-		sum += out * p.Output
+		sum.add(out, p.Output)
 	}
-	return (sum + perMillion/2) / perMillion
+	return sum.micros()
+}
+
+// acc is a sum of count × rate products in 128 bits: counts come from the
+// upstream's response, and no count a provider could send overflows it.
+type acc struct{ hi, lo uint64 }
+
+// add adds n × rate; both are non-negative.
+func (a *acc) add(n, rate int64) {
+	hi, lo := bits.Mul64(uint64(max(n, 0)), uint64(max(rate, 0)))
+	var carry uint64
+	a.lo, carry = bits.Add64(a.lo, lo, 0)
+	a.hi += hi + carry
+}
+
+// micros divides the sum by a million, rounding half up, and saturates at
+// the largest int64 (a cost no real request reaches).
+func (a acc) micros() int64 {
+	lo, carry := bits.Add64(a.lo, perMillion/2, 0)
+	hi := a.hi + carry
+	if hi >= perMillion {
+		return math.MaxInt64 // the quotient would not fit 64 bits
+	}
+	q, _ := bits.Div64(hi, lo, perMillion)
+	if q > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(q)
 }
 
 const perMillion = 1_000_000
@@ -94,12 +120,18 @@ func PromptTokens(f llmwire.Format, u llmwire.Usage) int64 {
 }
 
 // Book is an immutable set of prices: a replica's snapshot, replaced whole
-// on every reload, so readers need no lock.
+// on every reload, so readers need no lock. It is indexed for Lookup, which
+// runs on every request: a map probe for the exact name, then the prefix
+// patterns of the provider type and source, longest first.
 type Book struct {
-	// byType holds each provider type's rows, overrides first, then by
-	// model, effective_from and tier (the order Lookup relies on is its own;
-	// this is only for List).
+	// byType holds each provider type's rows by model, overrides first,
+	// then by effective_from and tier.
 	byType map[string][]Price
+	// rows holds the rows of one pattern (its versions and tiers).
+	rows map[patternKey][]Price
+	// prefixes lists the prefix patterns (without the *) of a provider type
+	// and source, longest first.
+	prefixes map[sourceKey][]string
 	// AsOf is the date of the default book the rows came from; zero when
 	// none is loaded.
 	AsOf time.Time
@@ -107,14 +139,30 @@ type Book struct {
 	LoadedAt time.Time
 }
 
+type sourceKey struct{ typ, source string }
+
+type patternKey struct {
+	sourceKey
+	model string // the pattern as stored, * included
+}
+
 // NewBook returns a Book of rows.
 func NewBook(rows []Price, asOf, loadedAt time.Time) *Book {
-	b := &Book{byType: map[string][]Price{}, AsOf: asOf, LoadedAt: loadedAt}
+	b := &Book{byType: map[string][]Price{}, rows: map[patternKey][]Price{}, prefixes: map[sourceKey][]string{},
+		AsOf: asOf, LoadedAt: loadedAt}
 	for _, r := range rows {
 		b.byType[r.ProviderType] = append(b.byType[r.ProviderType], r)
+		k := patternKey{sourceKey{r.ProviderType, r.Source}, r.Model}
+		if len(b.rows[k]) == 0 && r.IsPrefix() {
+			b.prefixes[k.sourceKey] = append(b.prefixes[k.sourceKey], strings.TrimSuffix(r.Model, "*"))
+		}
+		b.rows[k] = append(b.rows[k], r)
 	}
 	for _, rs := range b.byType {
 		slices.SortFunc(rs, comparePrices)
+	}
+	for _, ps := range b.prefixes {
+		slices.SortFunc(ps, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
 	}
 	return b
 }
@@ -132,13 +180,7 @@ func comparePrices(a, b Price) int {
 	if c := a.EffectiveFrom.Compare(b.EffectiveFrom); c != 0 {
 		return c
 	}
-	switch {
-	case a.MinInputTokens < b.MinInputTokens:
-		return -1
-	case a.MinInputTokens > b.MinInputTokens:
-		return 1
-	}
-	return 0
+	return cmp.Compare(a.MinInputTokens, b.MinInputTokens)
 }
 
 // Rows returns every row, by provider type and model; overrides before
@@ -176,16 +218,16 @@ func (b *Book) Rows() []Price {
 // inference-profile prefix ("us.", "eu.", "apac.", "global.", ...), so an
 // override may price a region's profile apart.
 func (b *Book) Lookup(providerType, model string, at time.Time, inputTokens int64) (Price, bool) {
-	if b == nil {
+	if b == nil || len(b.byType[providerType]) == 0 {
 		return Price{}, false
 	}
-	rows := b.byType[providerType]
-	if len(rows) == 0 {
-		return Price{}, false
-	}
-	for _, name := range lookupNames(providerType, model) {
-		for _, source := range []string{SourceOverride, SourceDefault} {
-			if p, ok := lookupIn(rows, source, name, at, inputTokens); ok {
+	name, alt := lookupNames(providerType, model)
+	for _, n := range [2]string{name, alt} {
+		if n == "" {
+			continue
+		}
+		for _, source := range [2]string{SourceOverride, SourceDefault} {
+			if p, ok := b.lookupIn(providerType, source, n, at, inputTokens); ok {
 				return p, true
 			}
 		}
@@ -193,30 +235,27 @@ func (b *Book) Lookup(providerType, model string, at time.Time, inputTokens int6
 	return Price{}, false
 }
 
-func lookupIn(rows []Price, source, name string, at time.Time, inputTokens int64) (Price, bool) {
-	// The most specific pattern among the source's matching rows.
-	best := ""
-	found := false
-	for _, r := range rows {
-		if r.Source != source || !r.matches(name) {
-			continue
-		}
-		if !found || moreSpecific(r.Model, best) {
-			best, found = r.Model, true
+// lookupIn is Lookup among the rows of one source, for a normalised name.
+func (b *Book) lookupIn(typ, source, name string, at time.Time, inputTokens int64) (Price, bool) {
+	sk := sourceKey{typ, source}
+	rows := b.rows[patternKey{sk, name}]
+	if len(rows) == 0 {
+		for _, prefix := range b.prefixes[sk] {
+			if strings.HasPrefix(name, prefix) {
+				rows = b.rows[patternKey{sk, prefix + "*"}]
+				break
+			}
 		}
 	}
-	if !found {
+	if len(rows) == 0 {
 		return Price{}, false
 	}
 	// The version in effect at at.
 	var version, earliest time.Time
-	haveVersion, haveEarliest := false, false
-	for _, r := range rows {
-		if r.Source != source || r.Model != best {
-			continue
-		}
-		if !haveEarliest || r.EffectiveFrom.Before(earliest) {
-			earliest, haveEarliest = r.EffectiveFrom, true
+	haveVersion := false
+	for i, r := range rows {
+		if i == 0 || r.EffectiveFrom.Before(earliest) {
+			earliest = r.EffectiveFrom
 		}
 		if !r.EffectiveFrom.After(at) && (!haveVersion || r.EffectiveFrom.After(version)) {
 			version, haveVersion = r.EffectiveFrom, true
@@ -232,10 +271,7 @@ func lookupIn(rows []Price, source, name string, at time.Time, inputTokens int64
 	var tier Price
 	haveTier := false
 	for _, r := range rows {
-		if r.Source != source || r.Model != best || !r.EffectiveFrom.Equal(version) {
-			continue
-		}
-		if r.MinInputTokens != 0 && r.MinInputTokens >= inputTokens {
+		if !r.EffectiveFrom.Equal(version) || (r.MinInputTokens != 0 && r.MinInputTokens >= inputTokens) {
 			continue
 		}
 		if !haveTier || r.MinInputTokens > tier.MinInputTokens {
@@ -245,25 +281,16 @@ func lookupIn(rows []Price, source, name string, at time.Time, inputTokens int64
 	return tier, haveTier
 }
 
-// moreSpecific reports whether pattern a beats pattern b: an exact name
-// beats any prefix, a longer prefix a shorter one.
-func moreSpecific(a, b string) bool {
-	ap, bp := strings.HasSuffix(a, "*"), strings.HasSuffix(b, "*")
-	if ap != bp {
-		return !ap
-	}
-	return len(a) > len(b)
-}
-
 // bedrockRegionPrefixes are the geographies of Bedrock's cross-region
 // inference profiles, which prefix a model ID ("us.anthropic.claude-…").
 var bedrockRegionPrefixes = []string{"us.", "us-gov.", "eu.", "apac.", "jp.", "au.", "ca.", "global."}
 
-// lookupNames are the names Lookup tries for model, in order.
-func lookupNames(providerType, model string) []string {
+// lookupNames are the names Lookup tries for model, in order: the name,
+// and for Bedrock the ID without its cross-region prefix ("" when none).
+func lookupNames(providerType, model string) (string, string) {
 	name := NormalizeModel(model)
 	if providerType != "bedrock" {
-		return []string{name}
+		return name, ""
 	}
 	// An inference profile's ARN ends in its ID:
 	// arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-…
@@ -274,10 +301,10 @@ func lookupNames(providerType, model string) []string {
 	}
 	for _, p := range bedrockRegionPrefixes {
 		if rest, ok := strings.CutPrefix(name, p); ok {
-			return []string{name, rest}
+			return name, rest
 		}
 	}
-	return []string{name}
+	return name, ""
 }
 
 // NormalizeModel is the one form model names are compared in: trimmed and

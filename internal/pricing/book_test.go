@@ -1,6 +1,7 @@
 package pricing_test
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -172,4 +173,31 @@ func TestDefaultBook(t *testing.T) {
 	require.Equal(t, int64(150_000), mini.Input, "gpt-4o-mini is not priced as gpt-4o")
 	_, ok = book.Lookup("openai", "gpt-5.9", at, 10)
 	require.False(t, ok, "a model the book does not know is unpriced, not priced as an older one")
+}
+
+func TestCostNeverOverflows(t *testing.T) {
+	t.Parallel()
+	p := pricing.Price{Input: 10_000_000_000, Output: 10_000_000_000}
+	// 1e13 tokens at $10,000 per million: 1e23 micro-dollar-millionths.
+	require.Equal(t, int64(100_000_000_000_000_000), p.Cost(llmwire.AnthropicMessages, llmwire.Usage{Input: 10_000_000_000_000}))
+	require.Equal(t, int64(math.MaxInt64), p.Cost(llmwire.AnthropicMessages, llmwire.Usage{Input: math.MaxInt64, Output: math.MaxInt64}),
+		"a count no provider sends saturates rather than wraps")
+}
+
+// BenchmarkLookup is the gateway's per-request price lookup in the shipped
+// book, by a dated name that the exact map misses and a prefix finds.
+func BenchmarkLookup(b *testing.B) {
+	def, err := pricing.LoadDefaultBook()
+	require.NoError(b, err)
+	book := pricing.NewBook(def.Prices, def.AsOf, def.AsOf)
+	at := def.AsOf.Add(time.Hour)
+	u := llmwire.Usage{Input: 1200, CacheRead: 40_000, CacheWrite: 3000, CacheWrite1h: 2000, Output: 800}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, ok := book.Lookup("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", at, pricing.PromptTokens(llmwire.AnthropicMessages, u))
+		if !ok {
+			b.Fatal("unpriced")
+		}
+		_ = p.Cost(llmwire.AnthropicMessages, u)
+	}
 }

@@ -422,7 +422,7 @@ func (b *Book) StateOf(p Price, now time.Time) State {
 	if got, ok := b.Lookup(p.ProviderType, name, now, p.MinInputTokens+1); ok && got.ID == p.ID {
 		return StateInEffect
 	}
-	if own, ok := lookupIn(b.byType[p.ProviderType], p.Source, name, now, p.MinInputTokens+1); ok && own.ID == p.ID {
+	if own, ok := b.lookupIn(p.ProviderType, p.Source, name, now, p.MinInputTokens+1); ok && own.ID == p.ID {
 		return StateOverridden
 	}
 	if p.EffectiveFrom.After(now) {
