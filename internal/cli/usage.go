@@ -184,7 +184,9 @@ func writeInterception(out output, d client.InterceptionDetail) error {
 	rows = append(rows, [][2]string{
 		{"Input tokens", strconv.FormatInt(d.InputTokens, 10)}, {"Output tokens", strconv.FormatInt(d.OutputTokens, 10)},
 		{"Cache read tokens", strconv.FormatInt(d.CacheReadTokens, 10)}, {"Cache write tokens", strconv.FormatInt(d.CacheWriteTokens, 10)},
+		{"Cache write 1h tokens", strconv.FormatInt(d.CacheWrite1hTokens, 10)},
 		{"Reasoning tokens", strconv.FormatInt(d.ReasoningTokens, 10)},
+		{"Cost USD", costText(d.CostUSD)},
 	}...)
 	tw := out.table()
 	for _, row := range rows {
@@ -236,4 +238,12 @@ func shown(s string) string {
 		}
 	}
 	return s
+}
+
+// costText is a request's cost, or why it has none.
+func costText(usd *string) string {
+	if usd == nil {
+		return "unpriced (its model has no price; see aigate prices list)"
+	}
+	return *usd
 }

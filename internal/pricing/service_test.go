@@ -2,10 +2,12 @@ package pricing_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigate/aigate/internal/apperr"
@@ -77,6 +79,33 @@ func TestLoadDefault(t *testing.T) {
 	p, ok = b.Lookup("anthropic", "claude-x-1", t1.Add(-time.Hour), 10)
 	require.True(t, ok)
 	require.EqualValues(t, 3_000_000, p.Input, "the older book for a request before the newer one")
+}
+
+// TestLoadDefaultOnceAcrossReplicas: replicas starting together store the
+// shipped book once, under the price_book lock; the others find it stored.
+func TestLoadDefaultOnceAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	const replicas = 4
+	stored := make(chan bool, replicas)
+	var wg sync.WaitGroup
+	for range replicas {
+		wg.Go(func() {
+			ok, err := newService(t, db, nil, book(t0, 3_000_000)).LoadDefault(context.Background())
+			assert.NoError(t, err)
+			stored <- ok
+		})
+	}
+	wg.Wait()
+	close(stored)
+	n := 0
+	for ok := range stored {
+		if ok {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "one replica stored the book")
+	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM model_prices`))
 }
 
 // TestOverrides: an override is stored audited, wins over the default on
