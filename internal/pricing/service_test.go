@@ -182,3 +182,42 @@ func TestOverrides(t *testing.T) {
 	require.True(t, isConflict)
 	require.Eventually(t, func() bool { return inputOf(b) == 3_000_000 }, waitFor, time.Millisecond)
 }
+
+// TestReloadRetries: a reload that fails keeps the book in use and is
+// retried after RetryTimer's backoff, on the clock.
+func TestReloadRetries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testdb.New(t)
+	clk := clock.NewManual(t1)
+	s := pricing.New(pricing.Config{DB: db, Audit: &audit.Recorder{}, Default: book(t0, 3_000_000), Clock: clk, Logger: testdb.Logger(t)})
+	_, err := s.LoadDefault(ctx)
+	require.NoError(t, err)
+	require.NoError(t, s.Start(ctx))
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	// The table gone for a moment: the reload fails.
+	_, err = db.Pool.Exec(ctx, `ALTER TABLE model_prices RENAME TO model_prices_away`)
+	require.NoError(t, err)
+	before := s.Book()
+	s.Trigger()
+	wctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	require.NoError(t, clk.WaitArmed(wctx, pricing.RetryTimer, 1))
+	require.Same(t, before, s.Book(), "the previous book stays in use")
+
+	_, err = db.Pool.Exec(ctx, `ALTER TABLE model_prices_away RENAME TO model_prices`)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `UPDATE model_prices SET input = 4000000`)
+	require.NoError(t, err)
+	next, ok := clk.Next(pricing.RetryTimer)
+	require.True(t, ok)
+	clk.AdvanceTo(next)
+	require.Eventually(t, func() bool {
+		p, ok := s.Book().Lookup("anthropic", "claude-x-1", t1, 10)
+		return ok && p.Input == 4_000_000
+	}, waitFor, time.Millisecond, "the retry reloaded")
+}
