@@ -90,14 +90,14 @@ func (s store) acquire(ctx context.Context, w *window, want, need int64, now tim
 			since = *row.TightSince
 		} else {
 			if err := q.PolicyWindowSetTight(ctx, dbsqlc.PolicyWindowSetTightParams{
-				PolicyID: k.policy, Subject: k.subject, WindowStart: w.start, Now: now,
+				PolicyID: k.policy, Subject: k.subject, WindowStart: w.start, Now: &now,
 			}); err != nil {
 				return acquired{}, fmt.Errorf("mark window tight: %w", err)
 			}
 			res.tight = true
 		}
 		if res.unacked, err = q.PolicyLeasesUnacked(ctx, dbsqlc.PolicyLeasesUnackedParams{
-			PolicyID: k.policy, Subject: k.subject, WindowStart: w.start, ReplicaID: s.replica, Now: now, TightSince: since,
+			PolicyID: k.policy, Subject: k.subject, WindowStart: w.start, ReplicaID: s.replica, Now: now, TightSince: &since,
 		}); err != nil {
 			return acquired{}, fmt.Errorf("count leases: %w", err)
 		}
@@ -125,7 +125,7 @@ func (s store) handBack(ctx context.Context, k windowKey, amount int64, now time
 			return struct{}{}, fmt.Errorf("lock window: %w", err)
 		}
 		if err := q.PolicyLeaseHandBack(ctx, dbsqlc.PolicyLeaseHandBackParams{
-			PolicyID: k.policy, Subject: k.subject, WindowStart: start, ReplicaID: s.replica, Amount: amount, Now: now,
+			PolicyID: k.policy, Subject: k.subject, WindowStart: start, ReplicaID: s.replica, Amount: amount, Now: &now,
 		}); err != nil {
 			return struct{}{}, fmt.Errorf("hand back: %w", err)
 		}

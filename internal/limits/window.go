@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,8 +66,8 @@ type window struct {
 	balance int64
 	// reserved is what requests in flight set aside of balance. Guarded by mu.
 	reserved int64
-	// waiting is what requests waiting for a refill need. Guarded by mu.
-	waiting int64
+	// waiting is what each request waiting for a refill needs. Guarded by mu.
+	waiting []int64
 	// tight: some replica could not get what a request needed, so leases
 	// are made per need and idle allowance is handed back. Guarded by mu.
 	tight bool
@@ -114,7 +115,7 @@ func (w *window) reserve(ctx context.Context, need int64) error {
 				return errShort
 			}
 		}
-		w.waiting += need
+		w.waiting = append(w.waiting, need)
 		ch := w.startRefillLocked()
 		w.mu.Unlock()
 		var err error
@@ -124,7 +125,7 @@ func (w *window) reserve(ctx context.Context, need int64) error {
 			err = ctx.Err()
 		}
 		w.mu.Lock()
-		w.waiting -= need
+		w.waiting = slices.Delete(w.waiting, slices.Index(w.waiting, need), slices.Index(w.waiting, need)+1)
 		w.mu.Unlock()
 		if err != nil {
 			return err
@@ -151,7 +152,9 @@ func (w *window) startRefillLocked() chan struct{} {
 	return w.refill
 }
 
-// release ends a request's hold: need goes back, used is gone.
+// release ends a request's hold: need goes back, used is gone. In a tight
+// window what is left idle is handed back before it returns, so a request
+// that comes after this one ended, on any replica, can have it.
 func (w *window) release(need, used int64) {
 	w.mu.Lock()
 	w.reserved -= need
@@ -162,8 +165,20 @@ func (w *window) release(need, used int64) {
 	}
 	w.mu.Unlock()
 	if handBack {
-		w.e.goTracked(func() { w.handBackIdle(false) })
+		w.handBackIdle(false)
 	}
+}
+
+// needsLocked is what the waiting requests need in all, and the least one
+// of them needs: a grant smaller than that serves none of them.
+func (w *window) needsLocked() (sum, least int64) {
+	for i, n := range w.waiting {
+		sum += n
+		if i == 0 || n < least {
+			least = n
+		}
+	}
+	return sum, least
 }
 
 // runRefill tops the lease up from the database. When the window has less
@@ -186,7 +201,12 @@ func (w *window) runRefill() {
 	for {
 		returned := e.returnedChan()
 		w.mu.Lock()
-		need := max(w.waiting-(w.balance-w.reserved), 0)
+		sum, least := w.needsLocked()
+		avail := w.balance - w.reserved
+		need := max(sum-avail, 0)
+		// The least a grant may be: enough for the smallest waiting request
+		// with what is on hand.
+		atLeast := max(least-avail, 1)
 		want := w.chunkLocked(max(need, 1))
 		if need > 0 && !w.tight {
 			want += w.chunkLocked(1)
@@ -195,7 +215,7 @@ func (w *window) runRefill() {
 		if need == 0 && deadline != nil {
 			break
 		}
-		res, err := e.store.acquire(ctx, w, want, max(need, 1), e.clock.Now(), e.cfg.LeaseTTL)
+		res, err := e.store.acquire(ctx, w, want, min(atLeast, max(need, 1)), e.clock.Now(), e.cfg.LeaseTTL)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Error("could not lease policy allowance from the database", "policy", w.key.policy, "error", err)
@@ -210,6 +230,11 @@ func (w *window) runRefill() {
 		}
 		w.mu.Unlock()
 		if res.granted >= need || need == 0 {
+			break
+		}
+		if res.granted > 0 {
+			// Part of the need: the waiting requests that fit go ahead; the
+			// others try again.
 			break
 		}
 		if !res.tight || res.unacked == 0 {
