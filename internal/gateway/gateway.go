@@ -18,6 +18,7 @@ import (
 	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/limits"
 	"github.com/aigate/aigate/internal/llmwire"
 	"github.com/aigate/aigate/internal/usage"
 )
@@ -70,6 +71,12 @@ type Config struct {
 	// upstream with their tokens; nil counts nothing.
 	Usage     *usage.Counters
 	ReplicaID uuid.UUID
+	// Limits admits each intercepted request against the policies; nil
+	// enforces none.
+	Limits *limits.Engine
+	// Prices prices requests (admission's estimates and, once they end,
+	// their cost); nil prices nothing.
+	Prices Pricer
 	// RecordPrompts stores each intercepted request body with its
 	// interception. Off by default: prompts hold source code and secrets.
 	RecordPrompts bool
@@ -95,8 +102,16 @@ type Config struct {
 	Clock clock.Clock
 }
 
+// Pricer prices a request's usage in micro-dollars, from the price in force
+// at its start; false when the model has no price.
+type Pricer interface {
+	Cost(providerType, model string, f llmwire.Format, u llmwire.Usage, at time.Time) (int64, bool)
+}
+
 // Gateway serves /ai/{provider}/...
 type Gateway struct {
+	limits        *limits.Engine
+	prices        Pricer
 	auth          *auth.Authenticator
 	snapshots     Snapshots
 	recorder      *interceptions.Recorder
@@ -116,6 +131,7 @@ type Gateway struct {
 // New returns a Gateway.
 func New(cfg Config) *Gateway {
 	g := &Gateway{
+		limits: cfg.Limits, prices: cfg.Prices,
 		auth: cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, usage: cfg.Usage, replicaID: cfg.ReplicaID,
 		recordPrompts: cfg.RecordPrompts, transport: cfg.Transport, maxBody: cfg.MaxRequestBytes,
 		headerTimeout: cfg.ResponseHeaderTimeout, idleTimeout: cfg.IdleTimeout, maxEvent: cfg.MaxEventBytes,
@@ -228,6 +244,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ep.format == llmwire.OpenAIChat && req.Stream {
 			x.upstreamBody, x.usageAsked = llmwire.AskStreamUsage(body)
 		}
+		if g.limits != nil && !x.admit(req) {
+			return
+		}
 	}
 	x.serve()
 }
@@ -308,6 +327,11 @@ type exchange struct {
 	errMsg           string
 	// timedOut: the upstream was given up on for a timeout.
 	timedOut bool
+	// ticket holds what admission reserved in the policies' windows.
+	ticket *limits.Ticket
+	// cost is what the request cost in micro-dollars, when priced.
+	cost   int64
+	priced bool
 }
 
 func (x *exchange) serve() {
@@ -392,6 +416,10 @@ func (x *exchange) markFirstByte() {
 func (x *exchange) finish() {
 	end := x.g.now()
 	x.g.metrics.observe(x, end)
+	if x.status != interceptions.StatusDenied && x.g.prices != nil {
+		x.cost, x.priced = x.g.prices.Cost(string(x.p.typ), x.model, x.ep.format, x.result.Usage, x.start)
+	}
+	charges := x.settle()
 	if !x.ep.intercepted() || x.g.recorder == nil {
 		return
 	}
@@ -405,7 +433,7 @@ func (x *exchange) finish() {
 		Status: x.status, UpstreamStatus: x.upstreamStatus,
 		InputTokens: x.result.Usage.Input, OutputTokens: x.result.Usage.Output,
 		CacheReadTokens: x.result.Usage.CacheRead, CacheWriteTokens: x.result.Usage.CacheWrite,
-		ReasoningTokens: x.result.Usage.Reasoning, Error: x.errMsg,
+		ReasoningTokens: x.result.Usage.Reasoning, Error: x.errMsg, Charges: charges,
 	}
 	if !x.firstByte.IsZero() {
 		rec.TTFB = x.firstByte.Sub(x.start)

@@ -152,6 +152,9 @@ type Engine struct {
 	// waking the requests waiting for allowance. Guarded by mu.
 	returned chan struct{}
 
+	// refills counts the leases taken from the database.
+	refills atomic.Int64
+
 	ctx     context.Context // the engine's life; cancelled by Stop
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -397,6 +400,9 @@ func (e *Engine) window(k windowKey, start, end time.Time, rule *Rule) *window {
 	w.mu.Unlock()
 	return w
 }
+
+// Refills is how many times this engine leased from the database.
+func (e *Engine) Refills() int64 { return e.refills.Load() }
 
 // wake tells the requests waiting on a tight window that allowance came
 // back somewhere.

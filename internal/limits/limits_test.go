@@ -30,7 +30,7 @@ const waitFor = 60 * time.Second
 var t0 = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 
 type fleet struct {
-	t       *testing.T
+	t       testing.TB
 	db      *database.DB
 	url     string
 	clock   *clock.Manual
@@ -39,7 +39,12 @@ type fleet struct {
 }
 
 // newFleet starts n engines (replicas) on one test database.
-func newFleet(t *testing.T, n int, rules ...limits.Rule) *fleet {
+func newFleet(t *testing.T, n int, rules ...limits.Rule) *fleet { return startFleet(t, n, rules...) }
+
+// newBenchFleet is one engine for a benchmark.
+func newBenchFleet(b *testing.B, rules ...limits.Rule) *fleet { return startFleet(b, 1, rules...) }
+
+func startFleet(t testing.TB, n int, rules ...limits.Rule) *fleet {
 	t.Helper()
 	url := testdb.URL(t)
 	f := &fleet{t: t, db: testdb.Open(t, url), url: url, clock: clock.NewManual(t0), rules: rules}
@@ -67,7 +72,7 @@ func (f *fleet) start(replica uuid.UUID) *limits.Engine {
 	return e
 }
 
-func insertPolicy(t *testing.T, db *database.DB, r limits.Rule) {
+func insertPolicy(t testing.TB, db *database.DB, r limits.Rule) {
 	t.Helper()
 	period := any("minute")
 	if r.Kind == limits.KindConcurrency {

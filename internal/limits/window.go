@@ -215,6 +215,7 @@ func (w *window) runRefill() {
 		if need == 0 && deadline != nil {
 			break
 		}
+		e.refills.Add(1)
 		res, err := e.store.acquire(ctx, w, want, min(atLeast, max(need, 1)), e.clock.Now(), e.cfg.LeaseTTL)
 		if err != nil {
 			if ctx.Err() == nil {
