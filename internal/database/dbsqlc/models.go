@@ -152,6 +152,20 @@ type AuditLog struct {
 	StatusCode   int32
 }
 
+type Group struct {
+	ID          uuid.UUID
+	Name        string
+	DisplayName string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+type GroupMember struct {
+	GroupID uuid.UUID
+	UserID  uuid.UUID
+	AddedAt time.Time
+}
+
 type Interception struct {
 	ID               uuid.UUID
 	ReplicaID        uuid.UUID
@@ -210,6 +224,47 @@ type InterceptionsDefault struct {
 	Prompt           []byte
 	Error            *string
 	RecordedAt       time.Time
+}
+
+type Policy struct {
+	ID          uuid.UUID
+	Name        string
+	Description string
+	Scope       string
+	GroupID     pgtype.UUID
+	UserID      pgtype.UUID
+	TokenID     *string
+	PerMember   bool
+	Providers   []string
+	Models      []string
+	Kind        string
+	Period      *string
+	LimitValue  *int64
+	AllowModels []string
+	TimeZone    string
+	Enabled     bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+type PolicyLease struct {
+	PolicyID    uuid.UUID
+	Subject     string
+	WindowStart time.Time
+	ReplicaID   uuid.UUID
+	Granted     int64
+	ExpiresAt   time.Time
+	AckedAt     *time.Time
+}
+
+type PolicyWindow struct {
+	PolicyID    uuid.UUID
+	Subject     string
+	WindowStart time.Time
+	WindowEnd   time.Time
+	Settled     int64
+	Granted     int64
+	TightSince  *time.Time
 }
 
 type Replica struct {
