@@ -113,22 +113,31 @@ func (p Policy) Window(at time.Time) (start, end time.Time) {
 		start = at.Truncate(time.Minute)
 		end = start.Add(time.Minute)
 	case PeriodDay:
-		start, end = time.Date(y, m, d, 0, 0, 0, 0, loc), time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+		start, end = midnight(loc, y, m, d), midnight(loc, y, m, d+1)
 	case PeriodWeek:
 		back := (int(t.Weekday()) + 6) % 7 // days since Monday
-		start, end = time.Date(y, m, d-back, 0, 0, 0, 0, loc), time.Date(y, m, d-back+7, 0, 0, 0, 0, loc)
+		start, end = midnight(loc, y, m, d-back), midnight(loc, y, m, d-back+7)
 	case PeriodMonth:
-		start, end = time.Date(y, m, 1, 0, 0, 0, 0, loc), time.Date(y, m+1, 1, 0, 0, 0, 0, loc)
+		start, end = midnight(loc, y, m, 1), midnight(loc, y, m+1, 1)
 	default:
 		return foreverStart, foreverEnd
 	}
-	// Where local midnight does not exist (a zone that springs forward at
-	// midnight), time.Date may land on either side of the gap; the window
-	// must still hold at.
-	if start.After(at) {
-		start = at
-	}
 	return start.UTC(), end.UTC()
+}
+
+// midnight is the first instant of the local day y-m-d in loc (d may
+// overflow the month, as time.Date allows). Where clocks spring forward at
+// midnight (America/Santiago, for one), 00:00 does not exist and time.Date
+// may answer with the instant an hour before the change, which is still on
+// the day before; the day then starts at the change itself.
+func midnight(loc *time.Location, y int, m time.Month, d int) time.Time {
+	c := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	// Noon exists on every day, and carries the normalised date.
+	noon := time.Date(y, m, d, 12, 0, 0, 0, loc)
+	if cy, cm, cd := c.Date(); cd != noon.Day() || cm != noon.Month() || cy != noon.Year() {
+		_, c = c.ZoneBounds()
+	}
+	return c
 }
 
 // Matches reports whether p applies to a request by userID with tokenID,
