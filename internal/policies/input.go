@@ -86,7 +86,7 @@ type draft struct {
 // spec is a validated draft: the Policy to store, less its ids, and the
 // references still to look up.
 type spec struct {
-	p                 Policy
+	p                  Policy
 	group, user, token string
 }
 

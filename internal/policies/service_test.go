@@ -191,7 +191,9 @@ func TestPolicyValidation(t *testing.T) {
 		{"user unknown", base(func(in *policies.Input) { in.Scope, in.User = policies.ScopeUser, "who@example.com" }), "user", `no user "who@example.com"`},
 		{"token unknown", base(func(in *policies.Input) { in.Scope, in.Token = policies.ScopeToken, "nope" }), "token", `no API token "nope"`},
 		{"user on scope everyone", base(func(in *policies.Input) { in.User = "dev@example.com" }), "user", "only for scope user"},
-		{"per_member on a user", base(func(in *policies.Input) { in.Scope, in.User, in.PerMember = policies.ScopeUser, "dev@example.com", true }), "per_member", "only for scope everyone or group"},
+		{"per_member on a user", base(func(in *policies.Input) {
+			in.Scope, in.User, in.PerMember = policies.ScopeUser, "dev@example.com", true
+		}), "per_member", "only for scope everyone or group"},
 		{"kind", base(func(in *policies.Input) { in.Kind = "dollars" }), "kind", "budget, tokens, requests, concurrency, models"},
 		{"period missing", base(func(in *policies.Input) { in.Period = "" }), "period", "required"},
 		{"period unknown", base(func(in *policies.Input) { in.Period = "hour" }), "period", "minute, day, week, month"},
