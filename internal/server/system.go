@@ -28,6 +28,7 @@ import (
 	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/policies"
 	"github.com/aigate/aigate/internal/providerenv"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/pubsub"
@@ -450,6 +451,7 @@ func (s *System) startUsage(ctx context.Context) error {
 func (s *System) mountRoutes(context.Context) error {
 	a := api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now)
 	a.ServeFrom(s.reloader.Snapshot)
+	a.UsePolicies(policies.NewService(s.opened.DB, s.audit(), s.clock.Now))
 	a.Mount(s.http)
 	dash, err := dashboard.New(dashboard.Config{API: a.Handler(), Logger: s.logger.With("component", "dashboard"), Now: s.clock.Now, HasUsers: s.users.Any})
 	if err != nil {
