@@ -28,6 +28,7 @@ import (
 	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/limits"
 	"github.com/aigate/aigate/internal/policies"
 	"github.com/aigate/aigate/internal/providerenv"
 	"github.com/aigate/aigate/internal/providers"
@@ -97,6 +98,7 @@ type System struct {
 	reloader  *gateway.Reloader
 	reloading loop
 	recorder  *interceptions.Recorder
+	limits    *limits.Engine
 	recording loop
 	touching  loop // writes tokens' last_used_at in batches
 	deployID  uuid.UUID
@@ -219,6 +221,7 @@ func (s *System) steps() []step {
 		{"provider seed", s.seedProviders},
 		{"pubsub", s.listenForChanges},
 		{"providers", s.loadProviders},
+		{"policies", s.startLimits},
 		{"recorder", s.startRecorder},
 		{"usage", s.startUsage},
 		{"routes", s.mountRoutes},
@@ -411,7 +414,7 @@ func (s *System) loadProviders(ctx context.Context) error {
 
 func (s *System) startRecorder(context.Context) error {
 	s.recorder = interceptions.NewRecorder(s.opened.DB, interceptions.Config{Logger: s.logger.With("component", "interceptions"), Registerer: s.reg, Clock: s.clock,
-		QueueBytes: int64(s.cfg.RecordQueueBytes)})
+		QueueBytes: int64(s.cfg.RecordQueueBytes), Settle: s.limits.Settle})
 	s.recording = runLoop(s.recorder.Run)
 	return nil
 }
@@ -460,6 +463,7 @@ func (s *System) mountRoutes(context.Context) error {
 	dash.Mount(s.http)
 	gateway.New(gateway.Config{
 		Auth: s.authn, Snapshots: s.reloader, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
+		Limits: s.limits,
 		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Clock: s.clock,
 		Usage: s.counters, ResponseHeaderTimeout: s.cfg.UpstreamResponseHeaderTimeout, IdleTimeout: s.cfg.UpstreamIdleTimeout,
 		MaxEventBytes: s.cfg.MaxSSEEventSize,
@@ -559,6 +563,14 @@ func (s *System) stop(ctx context.Context) error {
 	}
 	if s.recording.stop() {
 		errs = append(errs, s.stopped("recorder", nil))
+	}
+	if s.limits != nil {
+		// After the recorder: the drained requests' records have settled
+		// what they used; what the leases still hold goes back.
+		releaseCtx, cancel := context.WithTimeout(ctx, deregisterTimeout)
+		err := s.limits.Stop(releaseCtx)
+		cancel()
+		errs = append(errs, s.stopped("policies", err))
 	}
 	if len(s.usageLoops) > 0 {
 		// The flusher's last flush writes the counts of the requests HTTP
