@@ -642,5 +642,8 @@ func (s *System) Users() *users.Service { return s.users }
 // Reloader is the gateway's provider snapshot, once Start has loaded it.
 func (s *System) Reloader() *gateway.Reloader { return s.reloader }
 
+// Limits is the replica's policy engine.
+func (s *System) Limits() *limits.Engine { return s.limits }
+
 // ReplicaID is this replica's ID in the replicas table and its logs.
 func (s *System) ReplicaID() uuid.UUID { return s.replicaID }
