@@ -109,4 +109,18 @@ func TestPolicyDenialsInTheProvidersShape(t *testing.T) {
 	}, waitFor, 5*time.Millisecond)
 	u := llmmock.FixedUsage
 	require.Equal(t, u.Input+u.Output+u.CacheRead+u.CacheWrite, tokens)
+
+	// The model list shows what the allow-list allows; the OpenAI
+	// provider has no models policy, so its list is whole.
+	page, err := an.Models.List(ctx, anthropic.ModelListParams{})
+	require.NoError(t, err)
+	var ids []string
+	for _, m := range page.Data {
+		ids = append(ids, m.ID)
+	}
+	require.Equal(t, []string{"claude-sonnet-4-5"}, ids, "claude-haiku-4-5 is not allowed")
+	require.Equal(t, "claude-sonnet-4-5", page.FirstID)
+	opage, err := oa.Models.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, opage.Data, 3)
 }

@@ -320,6 +320,17 @@ func (e *Engine) Admit(ctx context.Context, r *Request) (*Ticket, error) {
 	return t, nil
 }
 
+// ModelAllowed reports whether the models policies that apply to r allow
+// r.Model: what a model list shows the caller.
+func (e *Engine) ModelAllowed(r *Request) bool {
+	for _, rule := range *e.rules.Load() {
+		if rule.Kind == KindModels && rule.Applies(r) && !rule.Allowed(r.Model) {
+			return false
+		}
+	}
+	return true
+}
+
 // needOf is what r reserves in a window of rule.
 func needOf(rule *Rule, r *Request) (int64, bool) {
 	switch rule.Kind {

@@ -463,7 +463,7 @@ func (s *System) mountRoutes(context.Context) error {
 	dash.Mount(s.http)
 	gateway.New(gateway.Config{
 		Auth: s.authn, Snapshots: s.reloader, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
-		Limits: s.limits,
+		Limits:    s.limits,
 		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Clock: s.clock,
 		Usage: s.counters, ResponseHeaderTimeout: s.cfg.UpstreamResponseHeaderTimeout, IdleTimeout: s.cfg.UpstreamIdleTimeout,
 		MaxEventBytes: s.cfg.MaxSSEEventSize,
