@@ -19,16 +19,17 @@
 //	 4 migrations (under their lock)              3 reloader
 //	 5 keys check                                 4 pubsub (the LISTEN connection)
 //	 6 deployment setup                           5 recorder (final flush of the records)
-//	 7 replica row and heartbeat                  6 usage (last counter flush; snapshots,
-//	 8 provider seed (under its lock)               rollups, retention)
-//	 9 pubsub: LISTEN ai_providers_changed        7 heartbeat, replica row marked stopped
-//	10 providers: first snapshot, reload loop     8 database: the pool, then the embedded
-//	11 recorder                                     PostgreSQL
-//	12 usage: counters, flush, snapshots,         9 upstream connections
-//	   rollups, retention (its first run now:
-//	   today's partitions before any record)
-//	13 routes: admin API and gateway
-//	14 ready: /readyz 200
+//	 7 replica row and heartbeat
+//	 8 provider seed (under its lock)
+//	 9 pubsub: LISTEN ai_providers_changed        6 policies (this replica's leases released)
+//	10 providers: first snapshot, reload loop     7 usage (last counter flush; snapshots,
+//	11 policies: the engine, its renewal loop       rollups, retention)
+//	12 recorder (settles policy charges)          8 heartbeat, replica row marked stopped
+//	13 usage: counters, flush, snapshots,         9 database: the pool, then the embedded
+//	   rollups, retention (its first run now:       PostgreSQL
+//	   today's partitions before any record)     10 upstream connections
+//	14 routes: admin API and gateway
+//	15 ready: /readyz 200
 //
 // HTTP stops first because its handlers still use everything below it: a
 // stream cut at the shutdown timeout records its interception on its way
