@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/database"
@@ -134,6 +135,8 @@ type Config struct {
 	ReclaimWait time.Duration
 	Clock       clock.Clock
 	Logger      *slog.Logger
+	// Registerer receives the metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
 }
 
 // Engine admits requests against the rules, on allowance leased from
@@ -154,6 +157,9 @@ type Engine struct {
 
 	// refills counts the leases taken from the database.
 	refills atomic.Int64
+	// deniedTotal counts refusals by policy; refillsTotal mirrors refills.
+	deniedTotal  *prometheus.CounterVec
+	refillsTotal prometheus.Counter
 
 	ctx     context.Context // the engine's life; cancelled by Stop
 	cancel  context.CancelFunc
@@ -176,6 +182,17 @@ func New(cfg Config) *Engine {
 	e := &Engine{cfg: cfg, clock: clock.Or(cfg.Clock), log: cfg.Logger, windows: map[windowKey]*window{},
 		returned: make(chan struct{})}
 	e.store = store{db: cfg.DB, replica: cfg.ReplicaID}
+	e.deniedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "aigate_policy_denied_total",
+		Help: "Requests refused by a policy (an allowance used up, a concurrency cap, a model not allowed), by policy name and kind.",
+	}, []string{"policy", "kind"})
+	e.refillsTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "aigate_policy_lease_refills_total",
+		Help: "Times this replica leased policy allowance from the database.",
+	})
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(e.deniedTotal, e.refillsTotal)
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	empty := []*Rule{}
 	e.rules.Store(&empty)
@@ -279,6 +296,14 @@ type hold struct {
 // (and nothing reserved); ErrUnavailable when the database was needed and
 // did not answer. The Ticket is nil when no rule applies.
 func (e *Engine) Admit(ctx context.Context, r *Request) (*Ticket, error) {
+	t, err := e.admit(ctx, r)
+	if d, ok := err.(*Denial); ok {
+		e.deniedTotal.WithLabelValues(d.Rule, string(d.Kind)).Inc()
+	}
+	return t, err
+}
+
+func (e *Engine) admit(ctx context.Context, r *Request) (*Ticket, error) {
 	rules := *e.rules.Load()
 	if len(rules) == 0 {
 		return nil, nil
@@ -291,7 +316,7 @@ func (e *Engine) Admit(ctx context.Context, r *Request) (*Ticket, error) {
 		}
 		if rule.Kind == KindModels {
 			if !rule.Allowed(r.Model) {
-				t.Done(Usage{})
+				t.cancel()
 				return nil, &Denial{Rule: rule.Name, Kind: rule.Kind, Describe: rule.Describe, Status: http.StatusForbidden,
 					Message: fmt.Sprintf("model %q is not allowed by aigate policy %q (%s); ask an aigate owner to allow it", r.Model, rule.Name, rule.Describe)}
 			}
@@ -299,14 +324,14 @@ func (e *Engine) Admit(ctx context.Context, r *Request) (*Ticket, error) {
 		}
 		need, ok := needOf(rule, r)
 		if !ok {
-			t.Done(Usage{})
+			t.cancel()
 			return nil, &Denial{Rule: rule.Name, Kind: rule.Kind, Describe: rule.Describe, Status: http.StatusForbidden,
 				Message: fmt.Sprintf("model %q has no price in aigate's price book, so aigate budget policy %q (%s) cannot admit it; ask an aigate owner to set its price (aigate prices set)", r.Model, rule.Name, rule.Describe)}
 		}
 		start, end := rule.Window(now)
 		w := e.window(windowKey{policy: rule.ID, subject: rule.Subject(r.UserID), start: start.UnixMicro()}, start, end, rule)
 		if err := w.reserve(ctx, need); err != nil {
-			t.Done(Usage{})
+			t.cancel()
 			if errors.Is(err, errShort) {
 				return nil, e.denial(rule, now, end)
 			}
@@ -373,6 +398,18 @@ func (e *Engine) denial(rule *Rule, now, end time.Time) *Denial {
 	d.Message = fmt.Sprintf("aigate policy %q (%s) is used up; it resets at %s (in %s)",
 		rule.Name, rule.Describe, d.ResetsAt.Format(time.RFC3339), d.RetryAfter.Round(time.Second))
 	return d
+}
+
+// cancel gives back everything t reserved, using nothing: a request refused
+// by a later rule after earlier ones admitted it.
+func (t *Ticket) cancel() {
+	if t == nil {
+		return
+	}
+	for _, h := range t.holds {
+		h.w.release(h.need, 0)
+	}
+	t.holds = nil
 }
 
 // Done ends the request: each window gets back its reservation less what

@@ -312,3 +312,31 @@ func TestLeasesOfAKilledReplicaExpire(t *testing.T) {
 	require.Equal(t, int64(limit), got, "A's allowance came back when its lease expired")
 	require.Equal(t, int64(limit), f.window(budget, t0).settled)
 }
+
+// A request one rule admits and a later one refuses uses nothing of the
+// first: its reservation comes back whole.
+func TestRefusedByALaterRuleUsesNothing(t *testing.T) {
+	t.Parallel()
+	rpm := rule(limits.KindRequests, 10)
+	conc := rule(limits.KindConcurrency, 1)
+	f := newFleet(t, 1, rpm, conc)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	e := f.engines[0]
+	held, err := e.Admit(ctx, &limits.Request{})
+	require.NoError(t, err)
+	for range 5 {
+		_, err := e.Admit(ctx, &limits.Request{})
+		var d *limits.Denial
+		require.ErrorAs(t, err, &d)
+		require.Equal(t, conc.Name, d.Rule)
+	}
+	f.settle(e, held.Done(limits.Usage{}))
+	// Nine more fit in the minute: the five refused used none of it.
+	for i := range 9 {
+		tk, err := e.Admit(ctx, &limits.Request{})
+		require.NoError(t, err, "request %d", i)
+		f.settle(e, tk.Done(limits.Usage{}))
+	}
+	require.Equal(t, int64(10), f.window(rpm, t0).settled)
+}

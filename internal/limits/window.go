@@ -216,6 +216,7 @@ func (w *window) runRefill() {
 			break
 		}
 		e.refills.Add(1)
+		e.refillsTotal.Inc()
 		res, err := e.store.acquire(ctx, w, want, min(atLeast, max(need, 1)), e.clock.Now(), e.cfg.LeaseTTL)
 		if err != nil {
 			if ctx.Err() == nil {

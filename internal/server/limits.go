@@ -16,7 +16,7 @@ func (s *System) startLimits(ctx context.Context) error {
 	db := s.opened.DB
 	s.limits = limits.New(limits.Config{
 		DB: db, PubSub: s.pubsub, ReplicaID: s.replicaID, ChangedChannel: policies.ChangedChannel,
-		LeaseTTL: s.cfg.PolicyLeaseTTL, Clock: s.clock, Logger: s.logger.With("component", "limits"),
+		LeaseTTL: s.cfg.PolicyLeaseTTL, Clock: s.clock, Logger: s.logger.With("component", "limits"), Registerer: s.reg,
 		Load: func(ctx context.Context) ([]limits.Rule, error) {
 			ps, err := policies.LoadEnabled(ctx, db)
 			if err != nil {
