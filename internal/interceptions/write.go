@@ -103,10 +103,10 @@ func (r *Recorder) split(ctx context.Context, batch []Record, err error) {
 		r.writeRetrying(ctx, []Record{rec})
 		return
 	}
+	r.settleAlone(ctx, rec)
 	r.dropBatch(1, reasonRejected)
 	r.log.Error("interception record dropped: the database refused it", "id", rec.ID,
 		"request_id", rec.RequestID, "error", safeError(err))
-	r.settleAlone(ctx, rec)
 }
 
 // settleAlone settles the charges of a record the database refused: what
