@@ -88,12 +88,25 @@ func (x *exchange) admit(req llmwire.Request) bool {
 // retry: they wait at most about a minute between tries.
 const maxSDKRetryWait = 60_000_000_000
 
-// estimateCost prices an estimate; false when the model has no price.
+// estimateCost prices an estimate at the model's input and output prices
+// (nothing counted as cached: the estimate errs high); false when the model
+// has no price. A Bedrock request is priced by the model ID it will be sent
+// to, as its cost will be.
 func (g *Gateway) estimateCost(x *exchange, u llmwire.Usage) (int64, bool) {
 	if g.prices == nil {
 		return 0, false
 	}
-	return g.prices.Cost(string(x.p.typ), x.model, x.ep.format, u, x.start)
+	model := x.model
+	if x.p.bedrock != nil {
+		if id, err := x.p.bedrock.MapModel(x.model); err == nil {
+			model = id
+		}
+	}
+	p, ok := g.prices.Book().Lookup(string(x.p.typ), model, x.start, u.Input)
+	if !ok {
+		return 0, false
+	}
+	return p.Cost(x.ep.format, u), true
 }
 
 // settle ends x's hold on its policy windows: what it used becomes the

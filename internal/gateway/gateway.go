@@ -69,14 +69,14 @@ type Config struct {
 	Recorder  *interceptions.Recorder
 	// Usage counts requests denied by authentication and requests sent
 	// upstream with their tokens; nil counts nothing.
-	Usage     *usage.Counters
+	Usage *usage.Counters
+	// Prices prices each intercepted request (its interception's cost, and
+	// admission's estimate for budgets); nil records every cost as unknown.
+	Prices    Prices
 	ReplicaID uuid.UUID
 	// Limits admits each intercepted request against the policies; nil
 	// enforces none.
 	Limits *limits.Engine
-	// Prices prices requests (admission's estimates and, once they end,
-	// their cost); nil prices nothing.
-	Prices Pricer
 	// RecordPrompts stores each intercepted request body with its
 	// interception. Off by default: prompts hold source code and secrets.
 	RecordPrompts bool
@@ -102,20 +102,14 @@ type Config struct {
 	Clock clock.Clock
 }
 
-// Pricer prices a request's usage in micro-dollars, from the price in force
-// at its start; false when the model has no price.
-type Pricer interface {
-	Cost(providerType, model string, f llmwire.Format, u llmwire.Usage, at time.Time) (int64, bool)
-}
-
 // Gateway serves /ai/{provider}/...
 type Gateway struct {
 	limits        *limits.Engine
-	prices        Pricer
 	auth          *auth.Authenticator
 	snapshots     Snapshots
 	recorder      *interceptions.Recorder
 	usage         *usage.Counters
+	prices        Prices
 	replicaID     uuid.UUID
 	recordPrompts bool
 	transport     http.RoundTripper
@@ -131,8 +125,8 @@ type Gateway struct {
 // New returns a Gateway.
 func New(cfg Config) *Gateway {
 	g := &Gateway{
-		limits: cfg.Limits, prices: cfg.Prices,
-		auth: cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, usage: cfg.Usage, replicaID: cfg.ReplicaID,
+		limits: cfg.Limits,
+		auth:   cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, usage: cfg.Usage, prices: cfg.Prices, replicaID: cfg.ReplicaID,
 		recordPrompts: cfg.RecordPrompts, transport: cfg.Transport, maxBody: cfg.MaxRequestBytes,
 		headerTimeout: cfg.ResponseHeaderTimeout, idleTimeout: cfg.IdleTimeout, maxEvent: cfg.MaxEventBytes,
 		logger: cfg.Logger, clock: clock.Or(cfg.Clock), metrics: newMetrics(cfg.Registerer),
@@ -329,7 +323,10 @@ type exchange struct {
 	timedOut bool
 	// ticket holds what admission reserved in the policies' windows.
 	ticket *limits.Ticket
-	// cost is what the request cost in micro-dollars, when priced.
+	// bedrockModel is the Bedrock model ID the request was sent to, which
+	// its price is looked up by (cost.go); empty for other providers.
+	bedrockModel string
+	// cost is the request's cost in micro-dollars when priced (price).
 	cost   int64
 	priced bool
 }
@@ -414,11 +411,9 @@ func (x *exchange) markFirstByte() {
 }
 
 func (x *exchange) finish() {
+	x.price()
 	end := x.g.now()
 	x.g.metrics.observe(x, end)
-	if x.status != interceptions.StatusDenied && x.g.prices != nil {
-		x.cost, x.priced = x.g.prices.Cost(string(x.p.typ), x.model, x.ep.format, x.result.Usage, x.start)
-	}
 	charges := x.settle()
 	if !x.ep.intercepted() || x.g.recorder == nil {
 		return
@@ -434,6 +429,10 @@ func (x *exchange) finish() {
 		InputTokens: x.result.Usage.Input, OutputTokens: x.result.Usage.Output,
 		CacheReadTokens: x.result.Usage.CacheRead, CacheWriteTokens: x.result.Usage.CacheWrite,
 		ReasoningTokens: x.result.Usage.Reasoning, Error: x.errMsg, Charges: charges,
+		CacheWrite1hTokens: x.result.Usage.CacheWrite1h,
+	}
+	if x.priced {
+		rec.CostMicros = &x.cost
 	}
 	if !x.firstByte.IsZero() {
 		rec.TTFB = x.firstByte.Sub(x.start)

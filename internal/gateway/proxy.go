@@ -66,7 +66,8 @@ const AigateRequestIDHeader = "X-Aigate-Request-Id"
 func (x *exchange) newRequest(key *upstreamKey) (*http.Request, error) {
 	ctx := x.ctx
 	if x.p.typ == providers.Bedrock {
-		req, _, err := x.p.bedrock.NewRequest(ctx, x.upstreamBody, x.r.Header, x.stream)
+		req, modelID, err := x.p.bedrock.NewRequest(ctx, x.upstreamBody, x.r.Header, x.stream)
+		x.bedrockModel = modelID
 		return req, err
 	}
 	target := x.p.target + x.ep.path

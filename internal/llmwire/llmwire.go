@@ -159,6 +159,10 @@ func bodyError(body []byte) error {
 // each format's counts cover.
 type Usage struct {
 	Input, Output, CacheRead, CacheWrite, Reasoning int64
+	// CacheWrite1h is the part of CacheWrite written for an hour (Anthropic's
+	// usage.cache_creation.ephemeral_1h_input_tokens), billed at 2x input
+	// rather than the 5-minute writes' 1.25x.
+	CacheWrite1h int64
 }
 
 // ToolCall is one tool call the model made.
