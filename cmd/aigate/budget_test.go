@@ -224,8 +224,10 @@ func TestBudgetSurvivesAKilledProcess(t *testing.T) {
 		}
 	}
 	settled, costs, _ := f.ledger(t)
-	t.Logf("admitted %d, denied %d; settled %d µ$ of %d; false denials (while the dead lease was held) %d",
-		adm, den, settled, budgetMicros, f.falseDenials(t))
+	recorded := int64(countRows(t, f.db, "SELECT count(*) FROM interceptions WHERE status = 'ok'"))
+	t.Logf("admitted %d, denied %d; settled %d µ$ of %d; false denials %d; answered but never recorded (the killed "+
+		"process's unwritten records and streams in flight) %d, %d µ$ spent upstream outside any window",
+		adm, den, settled, budgetMicros, f.falseDenials(t), adm-recorded, (adm-recorded)*requestMicros)
 	require.Equal(t, costs, settled, "settled spend is the sum of the interceptions' costs, to the micro-dollar")
 	require.LessOrEqual(t, settled, int64(budgetMicros))
 	// What the killed process held came back: all but what one request
