@@ -60,7 +60,7 @@ func TestParseRequest(t *testing.T) {
 			format: llmwire.AnthropicMessages,
 			body: "{\n  \"max_tokens\": 1024,\n  \"messages\": [{\"role\": \"user\", \"content\": \"" +
 				strings.Repeat(`say \"model\": 1 `, 200) + "\"}],\n  \"stream\" : false,\n  \"model\" : \"claude-sonnet-4-5\"\n}\n",
-			want: llmwire.Request{Model: "claude-sonnet-4-5"},
+			want: llmwire.Request{Model: "claude-sonnet-4-5", MaxTokens: 1024},
 		},
 		{
 			name:   "stream null",
