@@ -67,7 +67,7 @@ func TestPolicyDenialsInTheProvidersShape(t *testing.T) {
 	an := e.anthropic(t, "an")
 	message := func(model string, maxTokens int64) error {
 		_, err := an.Messages.New(ctx, anthropic.MessageNewParams{
-			Model: anthropic.Model(model), MaxTokens: maxTokens,
+			Model: model, MaxTokens: maxTokens,
 			Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))},
 		})
 		return err

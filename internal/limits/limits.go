@@ -297,7 +297,7 @@ type hold struct {
 // did not answer. The Ticket is nil when no rule applies.
 func (e *Engine) Admit(ctx context.Context, r *Request) (*Ticket, error) {
 	t, err := e.admit(ctx, r)
-	if d, ok := err.(*Denial); ok {
+	if d, ok := errors.AsType[*Denial](err); ok {
 		e.deniedTotal.WithLabelValues(d.Rule, string(d.Kind)).Inc()
 	}
 	return t, err

@@ -2,6 +2,7 @@ package limits_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -181,7 +182,7 @@ func TestBudgetIsExactAcrossReplicasWithNoFalseDenials(t *testing.T) {
 			for ctx.Err() == nil {
 				est := 1000 + rng.Int64N(4000)
 				tk, err := e.Admit(ctx, &limits.Request{Cost: est, Priced: true})
-				if d, ok := err.(*limits.Denial); ok {
+				if d, ok := errors.AsType[*limits.Denial](err); ok {
 					denied.Add(1)
 					if float64(spent.Load()+reserved.Load()) < 0.9*limit {
 						falseDenials.Add(1)
@@ -227,7 +228,7 @@ func TestRequestsPerMinuteAdmitExactlyNInEachWindow(t *testing.T) {
 				e := f.engines[c%len(f.engines)]
 				for range 4 {
 					tk, err := e.Admit(ctx, &limits.Request{})
-					if _, ok := err.(*limits.Denial); ok {
+					if _, ok := errors.AsType[*limits.Denial](err); ok {
 						continue
 					}
 					require.NoError(t, err)
