@@ -77,6 +77,12 @@ func TestPolicyDenialsInTheProvidersShape(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, aerr.StatusCode)
 	require.Contains(t, aerr.Error(), "permission_error")
 	require.Contains(t, aerr.Error(), `model \"claude-opus-4-1\" is not allowed by aigate policy \"sonnet-only\"`)
+	// A look-alike of an allowed name (the long s, a full-width letter) is
+	// another name.
+	for _, lookAlike := range []string{"claude-ſonnet-4-5", "claude-ｓonnet-4-5"} {
+		require.ErrorAs(t, message(lookAlike, 100), &aerr, lookAlike)
+		require.Equal(t, http.StatusForbidden, aerr.StatusCode, lookAlike)
+	}
 
 	// 500 tokens a day: the first request reserves its max_tokens and the
 	// body, and settles what the mock reports (21 + 34, and the cache's 13).
@@ -88,12 +94,12 @@ func TestPolicyDenialsInTheProvidersShape(t *testing.T) {
 	require.Contains(t, aerr.Error(), `aigate policy \"claude-tokens\" (500 tokens per day)`)
 	require.Equal(t, "false", aerr.Response.Header.Get("X-Should-Retry"), "the window resets tomorrow: not worth an SDK retry")
 
-	recs := e.waitInterceptions(6)
+	recs := e.waitInterceptions(8)
 	var statuses []string
 	for _, r := range recs {
 		statuses = append(statuses, r.Status)
 	}
-	require.Equal(t, []string{"ok", "ok", "denied", "denied", "ok", "denied"}, statuses)
+	require.Equal(t, []string{"ok", "ok", "denied", "denied", "denied", "denied", "ok", "denied"}, statuses)
 	require.Contains(t, *recs[2].Error, "two-a-minute")
 	require.Nil(t, recs[2].UpstreamStatus)
 

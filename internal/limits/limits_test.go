@@ -341,3 +341,39 @@ func TestRefusedByALaterRuleUsesNothing(t *testing.T) {
 	}
 	require.Equal(t, int64(10), f.window(rpm, t0).settled)
 }
+
+// With the database gone, a replica admits from the allowance it holds; a
+// request that needs a refill is refused as unavailable, not let through.
+func TestUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	rpm := rule(limits.KindRequests, 64)
+	url := testdb.URL(t)
+	db := testdb.Open(t, url)
+	insertPolicy(t, db, rpm)
+	ps, err := pubsub.New(context.Background(), pubsub.Config{ConnString: url})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ps.Close() })
+	// The engine's own pool, closed to play a database that went away.
+	own := testdb.Open(t, url)
+	e := limits.New(limits.Config{DB: own, PubSub: ps, ReplicaID: uuid.New(), Clock: clock.NewManual(t0),
+		Load: func(context.Context) ([]limits.Rule, error) { return []limits.Rule{rpm}, nil }})
+	require.NoError(t, e.Start(context.Background()))
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+	ctx := context.Background()
+	tk, err := e.Admit(ctx, &limits.Request{})
+	require.NoError(t, err)
+	tk.Done(limits.Usage{})
+	held := e.Windows()[0]
+	own.Pool.Close()
+	admitted := 1
+	for {
+		tk, err := e.Admit(ctx, &limits.Request{})
+		if err != nil {
+			require.ErrorIs(t, err, limits.ErrUnavailable)
+			break
+		}
+		admitted++
+		tk.Done(limits.Usage{})
+	}
+	require.Equal(t, int(held.Balance)+1, admitted, "the lease in memory (less the first request), and not one request more")
+}
