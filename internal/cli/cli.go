@@ -74,6 +74,8 @@ func Root() *Command {
 			providersCommand(),
 			usageCommand(),
 			interceptionsCommand(),
+			groupsCommand(),
+			policiesCommand(),
 		},
 	}
 }
