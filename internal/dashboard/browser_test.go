@@ -320,7 +320,7 @@ func TestBrowserPhoneAndKeyboard(t *testing.T) {
 	b.Run(t, chromedp.SendKeys(chromedp.CSS("#password"), d.ownerPwd))
 	require.Equal(t, int64(http.StatusOK), b.PressEnterAndWait(t))
 	require.Equal(t, "Overview", b.Text(t, "h1"))
-	for _, path := range []string{"/", "/requests", "/providers", "/providers/new", "/users", "/audit", "/tokens", "/connect"} {
+	for _, path := range []string{"/", "/requests", "/providers", "/providers/new", "/users", "/audit", "/tokens", "/connect", "/groups", "/policies"} {
 		require.Equal(t, int64(http.StatusOK), b.Navigate(t, d.URL+path), path)
 		b.RequireNoHorizontalScroll(t)
 	}

@@ -1,8 +1,10 @@
 package policies
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -101,6 +103,14 @@ func (s *Service) Statuses(ctx context.Context, v View, at time.Time, only uuid.
 		}
 		out = append(out, st)
 	}
+	// By email, as people look for themselves; a deleted user's window
+	// (no email) goes last.
+	slices.SortStableFunc(out, func(a, b WindowStatus) int {
+		if (a.User == "") != (b.User == "") {
+			return cmp.Compare(b.User, a.User)
+		}
+		return cmp.Or(cmp.Compare(a.User, b.User), cmp.Compare(a.Subject, b.Subject))
+	})
 	return out, nil
 }
 
