@@ -205,7 +205,7 @@ func TestBrowserOwnerAndMember(t *testing.T) {
 	m.Navigate(t, r.URL+"/?range=24h")
 	require.Equal(t, "My usage", m.Text(t, "h1"))
 	require.Equal(t, int64(2), number(t, m.Text(t, `[data-stat="requests"]`)))
-	require.Equal(t, []string{"Overview", "Requests", "My tokens", "Connect your tools"}, m.Texts(t, `header nav a`))
+	require.Equal(t, []string{"Overview", "Requests", "My budgets", "My tokens", "Connect your tools"}, m.Texts(t, `header nav a`))
 	m.Navigate(t, r.URL+"/requests")
 	require.Len(t, m.Texts(t, `[data-table="requests"] tbody tr`), 2)
 	for _, admin := range []string{"/users", "/audit", "/providers/openai", "/requests?user=owner@example.com"} {
