@@ -159,3 +159,37 @@ func TestUSD(t *testing.T) {
 		require.Equal(t, want, policies.FormatUSD(micros))
 	}
 }
+
+func TestAllows(t *testing.T) {
+	t.Parallel()
+	p := policies.Policy{Kind: policies.KindModels, AllowModels: []string{"gpt-4.1", "claude-sonnet-*"}}
+	require.True(t, p.Allows("gpt-4.1"))
+	require.False(t, p.Allows("gpt-4.1-mini"))
+	require.True(t, p.Allows("claude-sonnet-4-5"))
+	require.False(t, p.Allows("claude-opus-4-1"))
+}
+
+// The engine asks Window and Matches on every admission; they must cost
+// next to nothing against its 100 µs budget.
+func BenchmarkWindow(b *testing.B) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(b, err)
+	at := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	for _, period := range []policies.Period{policies.PeriodMinute, policies.PeriodDay, policies.PeriodWeek, policies.PeriodMonth} {
+		p := policies.Policy{Period: period, Location: berlin}
+		b.Run(string(period), func(b *testing.B) {
+			for b.Loop() {
+				p.Window(at)
+			}
+		})
+	}
+}
+
+func BenchmarkMatches(b *testing.B) {
+	user, team := uuid.New(), uuid.New()
+	groups := []uuid.UUID{uuid.New(), uuid.New(), team}
+	p := policies.Policy{Scope: policies.ScopeGroup, GroupID: team, Providers: []string{"anthropic", "openai"}, Models: []string{"gpt-4o", "claude-*"}}
+	for b.Loop() {
+		p.Matches(user, "tok", groups, "anthropic", "claude-sonnet-4-5")
+	}
+}

@@ -98,8 +98,8 @@ func (s *Service) Statuses(ctx context.Context, v View, at time.Time, only uuid.
 	out := []WindowStatus{}
 	for _, r := range rows {
 		st := statusOf(p, r.Subject, start, end, r.Settled, r.Granted)
-		if id, err := uuid.Parse(r.Subject); err == nil {
-			st.User = s.email(ctx, id)
+		if r.UserEmail != nil {
+			st.User = *r.UserEmail
 		}
 		out = append(out, st)
 	}
