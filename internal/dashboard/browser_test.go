@@ -283,6 +283,9 @@ func TestBrowserHostileNamesRunNoScript(t *testing.T) {
 		{"/users/" + h.user.ID, "#name", ""},
 		{"/connect", `[data-provider="openai"] h2`, xssProvider},
 		{"/audit", `[data-table="audit"]`, "mallory@example.com"},
+		{"/groups", `[data-table="groups"] tbody td`, xssProvider},
+		{"/groups/team", `[data-table="members"] tbody td`, xssUser},
+		{"/policies", `[data-table="policies"] tbody td`, "models " + xssPattern},
 	} {
 		require.Equal(t, int64(http.StatusOK), b.Navigate(t, h.URL+tc.path), tc.path)
 		if tc.want != "" {
@@ -301,6 +304,8 @@ func TestBrowserHostileNamesRunNoScript(t *testing.T) {
 	m.FillLabelled(t, "Password", "password-member")
 	m.ClickButtonAndWait(t, "Sign in")
 	require.Contains(t, m.Text(t, "header .user"), xssUser)
+	m.Navigate(t, h.URL+"/budgets")
+	require.Contains(t, m.Text(t, `[data-policy="team-daily"]`), "models "+xssPattern)
 	m.Navigate(t, h.URL+"/tokens")
 	m.RequireNoConsoleErrors(t)
 }
