@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/aigate/aigate/internal/auth"
 )
 
 func TestGroupsAndPolicies(t *testing.T) {
@@ -74,9 +76,15 @@ func TestGroupsAndPolicies(t *testing.T) {
 	// The member sees what applies to them, and their own window.
 	memberToken := strings.TrimSpace(r.ok("", "tokens", "create", "cli", "--user", memberEmail, "--scope", "api"))
 	asMember := map[string]string{"AIGATE_URL": url, "AIGATE_TOKEN": memberToken, "XDG_CONFIG_HOME": t.TempDir()}
+	// Requests per minute for that one token, named by its id.
+	tokenID, _, ok := auth.ParseToken(memberToken)
+	require.True(t, ok)
+	out = r.ok("", "policies", "create", "cli-rpm", "--scope", "token", "--token-id", tokenID, "--kind", "requests", "--period", "minute", "--limit", "60")
+	require.Regexp(t, `Applies to:\s+token `+tokenID, out)
+	require.Regexp(t, `Limit:\s+60`, out)
 	code, out, errOut := r.run("", asMember, "policies", "list")
 	require.Equal(t, 0, code, errOut)
-	for _, name := range []string{"dev-daily", "search-monthly", "agents-in-flight", "approved-models"} {
+	for _, name := range []string{"dev-daily", "search-monthly", "agents-in-flight", "approved-models", "cli-rpm"} {
 		require.Contains(t, out, name)
 	}
 	code, out, errOut = r.run("", asMember, "policies", "status", "dev-daily")
