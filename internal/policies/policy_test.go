@@ -75,7 +75,7 @@ func TestWindow(t *testing.T) {
 // the day window that Window gives it, and consecutive days tile time.
 func TestWindowEveryHourOfAYear(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago"} {
+	for _, name := range []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago", "America/Havana", "Asia/Beirut"} {
 		loc := zone(t, name)
 		for _, period := range []policies.Period{policies.PeriodDay, policies.PeriodWeek, policies.PeriodMonth} {
 			p := policies.Policy{Period: period, Location: loc}
@@ -89,6 +89,10 @@ func TestWindowEveryHourOfAYear(t *testing.T) {
 					require.True(t, start.Equal(prevEnd), "%s %s: windows tile at %s", name, period, at)
 				}
 				prevStart, prevEnd = start, end
+				// The window starts on the first instant of its local day:
+				// the instant before is on the day before.
+				before, first := start.Add(-time.Second).In(loc), start.In(loc)
+				require.NotEqual(t, first.Format(time.DateOnly), before.Format(time.DateOnly), "%s %s at %s: %s starts mid-day", name, period, at, first)
 				if period == policies.PeriodDay {
 					local := start.In(loc)
 					// 01:00 where midnight falls in a spring-forward gap.
