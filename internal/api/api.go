@@ -22,6 +22,7 @@ import (
 	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/policies"
+	"github.com/aigate/aigate/internal/pricing"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/users"
 )
@@ -38,6 +39,8 @@ type API struct {
 	// serving is the replica's current provider snapshot (nil: none), for
 	// the providers' state as this replica serves them.
 	serving func() *gateway.Snapshot
+	// prices is the price book service (nil: none); see PricesFrom.
+	prices *pricing.Service
 }
 
 // New returns the API. now is the clock ("today" in usage questions).
@@ -167,6 +170,11 @@ func (a *API) routes() []route {
 		{"PATCH /api/v1/policies/{policy}", roles(owner), ok, a.updatePolicy},
 		{"DELETE /api/v1/policies/{policy}", roles(owner), noContent, a.deletePolicy},
 		{"GET /api/v1/policies/{policy}/status", roles(owner, auditor, member), ok, a.policyStatus},
+		// Members too: what their requests cost is no secret to them.
+		{"GET /api/v1/prices", roles(owner, auditor, member), ok, a.listPrices},
+		{"PUT /api/v1/prices", roles(owner), ok, a.setPrice},
+		{"POST /api/v1/prices/import", roles(owner), ok, a.importPrices},
+		{"DELETE /api/v1/prices/{price}", roles(owner), noContent, a.deletePrice},
 	}
 }
 

@@ -140,6 +140,10 @@ func routeCases() map[string]routeCase {
 		"PATCH /api/v1/policies/{policy}":              {body: policyBody()},
 		"DELETE /api/v1/policies/{policy}":             {},
 		"GET /api/v1/policies/{policy}/status":         {},
+		"GET /api/v1/prices":                           {query: []string{"provider_type", "source"}},
+		"PUT /api/v1/prices":                           {body: priceBody()},
+		"POST /api/v1/prices/import":                   {body: map[string]any{"prices": []any{priceBody()}}},
+		"DELETE /api/v1/prices/{price}":                {},
 	}
 }
 
@@ -149,6 +153,13 @@ func policyBody() map[string]any {
 		"providers": []any{"openai"}, "models": []any{"gpt-*"}, "kind": "budget", "period": "day", "limit_usd": "1.00",
 		"allow_models": []any{"gpt-4o"}, "time_zone": "UTC",
 	}
+}
+
+// priceBody is a price override with every string field.
+func priceBody() map[string]any {
+	return map[string]any{"provider_type": "openai", "model": "gpt-test", "effective_from": "2026-01-02T15:04:05Z",
+		"input": "1.00", "output": "2.00", "cache_read": "0.10", "cache_write_5m": "1.25", "cache_write_1h": "2.00",
+		"reasoning": "2.00", "note": "test"}
 }
 
 // stringLeaves lists the paths of the strings in doc as the API names them.
@@ -254,9 +265,9 @@ func TestTextRefusedOnEveryRoute(t *testing.T) {
 	r, _, owner := setup(t)
 	fx := makeFixtures(t, r, owner)
 	valid := map[string]string{"user": fx.user, "token": fx.token, "provider": fx.provider, "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ab",
-		"group": "team", "policy": "budget"}
+		"group": "team", "policy": "budget", "price": "0190d5f8-7c1e-7a3b-9e4f-0123456789ad"}
 	missing := map[string]string{"user": "nobody@example.com", "token": "nonexistent00", "provider": "nonexistent", "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ac",
-		"group": "nonexistent", "policy": "nonexistent"}
+		"group": "nonexistent", "policy": "nonexistent", "price": "0190d5f8-7c1e-7a3b-9e4f-0123456789ae"}
 
 	cases := routeCases()
 	patterns := api.Patterns()

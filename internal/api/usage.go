@@ -13,6 +13,7 @@ import (
 	"github.com/aigate/aigate/internal/apperr"
 	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/pricing"
 	"github.com/aigate/aigate/internal/rollup"
 )
 
@@ -25,6 +26,19 @@ type usageCounts struct {
 	CacheReadTokens  int64 `json:"cache_read_tokens"`
 	CacheWriteTokens int64 `json:"cache_write_tokens"`
 	ReasoningTokens  int64 `json:"reasoning_tokens"`
+	// CostMicros is the priced requests' cost in micro-dollars, CostUSD the
+	// same in dollars (a decimal string, exact); UnpricedRequests counts the
+	// requests with tokens and no price, whose cost they leave out.
+	CostMicros       int64  `json:"cost_micros"`
+	CostUSD          string `json:"cost_usd"`
+	UnpricedRequests int64  `json:"unpriced_requests"`
+}
+
+// unpricedModelJSON is a model with unpriced requests in the window.
+type unpricedModelJSON struct {
+	ProviderType string `json:"provider_type"`
+	Model        string `json:"model"`
+	Requests     int64  `json:"unpriced_requests"`
 }
 
 type usageRow struct {
@@ -40,6 +54,10 @@ type usageAnswer struct {
 	Rows       []usageRow  `json:"rows"`
 	Total      usageCounts `json:"total"`
 	RolledUpTo *time.Time  `json:"rolled_up_to"`
+	// UnpricedModels names the models whose requests in the window had no
+	// price (at most 100, the most such requests first), so a reader knows
+	// what the cost leaves out and what to price.
+	UnpricedModels []unpricedModelJSON `json:"unpriced_models"`
 }
 
 // maxUsageRange bounds one usage query: hour buckets over longer than this
@@ -118,7 +136,16 @@ func (a *API) getUsage(r *http.Request, p *auth.Principal) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ans := usageAnswer{From: from.UTC(), To: to.UTC(), GroupBy: string(groupBy), Rows: []usageRow{}, RolledUpTo: rolledUpTo}
+	unpriced, err := rollup.UnpricedModels(r.Context(), a.db, from, to, user)
+	if err != nil {
+		return nil, err
+	}
+	ans := usageAnswer{From: from.UTC(), To: to.UTC(), GroupBy: string(groupBy), Rows: []usageRow{}, RolledUpTo: rolledUpTo,
+		UnpricedModels: make([]unpricedModelJSON, len(unpriced))}
+	for i, m := range unpriced {
+		ans.UnpricedModels[i] = unpricedModelJSON{ProviderType: m.ProviderType, Model: m.Model, Requests: m.Requests}
+	}
+	ans.Total.CostUSD = pricing.FormatUSD(0)
 	for _, row := range rows {
 		c := counts(row)
 		ans.Total.add(c)
@@ -152,6 +179,7 @@ func counts(r rollup.Row) usageCounts {
 	return usageCounts{
 		Requests: r.Requests, Errors: r.Errors, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
 		CacheReadTokens: r.CacheReadTokens, CacheWriteTokens: r.CacheWriteTokens, ReasoningTokens: r.ReasoningTokens,
+		CostMicros: r.CostMicros, CostUSD: pricing.FormatUSD(r.CostMicros), UnpricedRequests: r.UnpricedRequests,
 	}
 }
 
@@ -163,6 +191,9 @@ func (c *usageCounts) add(o usageCounts) {
 	c.CacheReadTokens += o.CacheReadTokens
 	c.CacheWriteTokens += o.CacheWriteTokens
 	c.ReasoningTokens += o.ReasoningTokens
+	c.CostMicros += o.CostMicros
+	c.CostUSD = pricing.FormatUSD(c.CostMicros)
+	c.UnpricedRequests += o.UnpricedRequests
 }
 
 // emails maps user ids to emails, so people read who, not a UUID; only
@@ -203,7 +234,13 @@ type interceptionJSON struct {
 	CacheReadTokens  int64     `json:"cache_read_tokens"`
 	CacheWriteTokens int64     `json:"cache_write_tokens"`
 	ReasoningTokens  int64     `json:"reasoning_tokens"`
-	Error            string    `json:"error,omitempty"`
+	// CacheWrite1hTokens is the part of CacheWriteTokens written for an hour.
+	CacheWrite1hTokens int64 `json:"cache_write_1h_tokens"`
+	// CostMicros and CostUSD are null when the model had no price: unknown,
+	// never $0.
+	CostMicros *int64  `json:"cost_micros"`
+	CostUSD    *string `json:"cost_usd"`
+	Error      string  `json:"error,omitempty"`
 }
 
 func (a *API) listInterceptions(r *http.Request, p *auth.Principal) (any, error) {
@@ -246,6 +283,11 @@ func summaryJSON(rec interceptions.Record, email string) interceptionJSON {
 		Session: rec.SessionID, Status: string(rec.Status),
 		InputTokens: rec.InputTokens, OutputTokens: rec.OutputTokens, CacheReadTokens: rec.CacheReadTokens,
 		CacheWriteTokens: rec.CacheWriteTokens, ReasoningTokens: rec.ReasoningTokens, Error: rec.Error,
+		CacheWrite1hTokens: rec.CacheWrite1hTokens, CostMicros: rec.CostMicros,
+	}
+	if rec.CostMicros != nil {
+		usd := pricing.FormatUSD(*rec.CostMicros)
+		j.CostUSD = &usd
 	}
 	if rec.UpstreamStatus != 0 {
 		j.UpstreamStatus = &rec.UpstreamStatus

@@ -183,3 +183,41 @@ func TestUsageRefusesBadQueries(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, from, from.Truncate(24*time.Hour), "a UTC midnight")
 }
+
+// TestUsageCost: the usage answer carries the priced requests' cost, in
+// micro-dollars and as dollars, counts the unpriced requests (tokens, no
+// cost) and names their models; an interception shows its cost, null when
+// unpriced.
+func TestUsageCost(t *testing.T) {
+	t.Parallel()
+	r, _, owner := setup(t)
+	me := userID(t, r, owner)
+	hour := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	recordRequests(t, r, me, "gpt-4o", "codex", hour.Add(time.Minute), 2)
+	recordRequests(t, r, me, "ft:mystery", "codex", hour.Add(2*time.Minute), 1)
+	_, err := r.db.Pool.Exec(context.Background(), `UPDATE interceptions SET cost_micros = 1250001 WHERE model = 'gpt-4o'`)
+	require.NoError(t, err)
+	rollUp(t, r)
+
+	q := url.Values{"from": {hour.Format(time.RFC3339)}, "to": {hour.Add(time.Hour).Format(time.RFC3339)}, "group_by": {"model"}}
+	code, body := r.do("GET", "/api/v1/usage?"+q.Encode(), owner, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	total := body["total"].(map[string]any)
+	require.EqualValues(t, 2*1250001, total["cost_micros"])
+	require.Equal(t, "2.500002", total["cost_usd"])
+	require.EqualValues(t, 1, total["unpriced_requests"])
+	require.Equal(t, []any{map[string]any{"provider_type": "openai", "model": "ft:mystery", "unpriced_requests": float64(1)}}, body["unpriced_models"])
+
+	code, body = r.do("GET", "/api/v1/interceptions", owner, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	for _, i := range body["interceptions"].([]any) {
+		row := i.(map[string]any)
+		if row["model"] == "gpt-4o" {
+			require.EqualValues(t, 1250001, row["cost_micros"])
+			require.Equal(t, "1.250001", row["cost_usd"])
+		} else {
+			require.Nil(t, row["cost_micros"], "unpriced: null, not 0")
+			require.Nil(t, row["cost_usd"])
+		}
+	}
+}

@@ -74,6 +74,7 @@ func Root() *Command {
 			providersCommand(),
 			usageCommand(),
 			interceptionsCommand(),
+			pricesCommand(),
 			groupsCommand(),
 			policiesCommand(),
 		},

@@ -51,7 +51,7 @@ func usageCommand() *Command {
 			if u.GroupBy != "" {
 				key = u.GroupBy
 			}
-			fmt.Fprintf(tw, "%s\tREQUESTS\tERRORS\tINPUT\tOUTPUT\tCACHE READ\tCACHE WRITE\tREASONING\n", strings.ToUpper(key))
+			fmt.Fprintf(tw, "%s\tREQUESTS\tERRORS\tINPUT\tOUTPUT\tCACHE READ\tCACHE WRITE\tREASONING\tCOST USD\tUNPRICED\n", strings.ToUpper(key))
 			for _, r := range u.Rows {
 				label := r.Key
 				if r.UserEmail != "" {
@@ -68,14 +68,22 @@ func usageCommand() *Command {
 				rolled = "requests recorded up to " + formatTime(*u.RolledUpTo)
 			}
 			fmt.Fprintf(io.Stderr, "From %s to %s; %s.\n", formatTime(u.From), formatTime(u.To), rolled)
+			if len(u.UnpricedModels) > 0 {
+				names := make([]string, len(u.UnpricedModels))
+				for i, m := range u.UnpricedModels {
+					names[i] = m.ProviderType + " " + m.Model
+				}
+				fmt.Fprintf(io.Stderr, "Cost leaves out %d requests of models without a price: %s. Price them with 'aigate prices set'.\n",
+					u.Total.UnpricedRequests, strings.Join(names, ", "))
+			}
 			return nil
 		},
 	}.command()
 }
 
 func writeCounts(tw *tabwriter.Writer, label string, c client.UsageCounts) {
-	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", label, c.Requests, c.Errors,
-		c.InputTokens, c.OutputTokens, c.CacheReadTokens, c.CacheWriteTokens, c.ReasoningTokens)
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\n", label, c.Requests, c.Errors,
+		c.InputTokens, c.OutputTokens, c.CacheReadTokens, c.CacheWriteTokens, c.ReasoningTokens, c.CostUSD, c.UnpricedRequests)
 }
 
 func interceptionsCommand() *Command {

@@ -50,7 +50,7 @@ func TestUsageCLI(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 4, out)
-	require.Regexp(t, `^MODEL\s+REQUESTS\s+ERRORS\s+INPUT\s+OUTPUT\s+CACHE READ\s+CACHE WRITE\s+REASONING$`, lines[0])
+	require.Regexp(t, `^MODEL\s+REQUESTS\s+ERRORS\s+INPUT\s+OUTPUT\s+CACHE READ\s+CACHE WRITE\s+REASONING\s+COST USD\s+UNPRICED$`, lines[0])
 	require.Regexp(t, `^gpt-4o\s+2\s+0\s+200\s+14\s`, lines[1], "the busiest group first")
 	require.Regexp(t, `^claude-sonnet-4-5\s+1\s+0\s+100\s+7\s`, lines[2])
 	require.Regexp(t, `^TOTAL\s+3\s+0\s+300\s+21\s`, lines[3])

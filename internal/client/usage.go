@@ -26,6 +26,18 @@ type UsageCounts struct {
 	CacheReadTokens  int64 `json:"cache_read_tokens"`
 	CacheWriteTokens int64 `json:"cache_write_tokens"`
 	ReasoningTokens  int64 `json:"reasoning_tokens"`
+	// CostMicros and CostUSD are the priced requests' cost; the
+	// UnpricedRequests (tokens, no price) are not in it.
+	CostMicros       int64  `json:"cost_micros"`
+	CostUSD          string `json:"cost_usd"`
+	UnpricedRequests int64  `json:"unpriced_requests"`
+}
+
+// UnpricedModel is a model whose requests in a usage window had no price.
+type UnpricedModel struct {
+	ProviderType     string `json:"provider_type"`
+	Model            string `json:"model"`
+	UnpricedRequests int64  `json:"unpriced_requests"`
 }
 
 // UsageRow is the usage of one group.
@@ -45,6 +57,8 @@ type Usage struct {
 	// RolledUpTo is how far the rollups have read: requests recorded after
 	// it are not counted yet.
 	RolledUpTo *time.Time `json:"rolled_up_to"`
+	// UnpricedModels names the models with unpriced requests in the window.
+	UnpricedModels []UnpricedModel `json:"unpriced_models"`
 }
 
 // GetUsage totals usage.
@@ -96,7 +110,12 @@ type Interception struct {
 	CacheReadTokens  int64     `json:"cache_read_tokens"`
 	CacheWriteTokens int64     `json:"cache_write_tokens"`
 	ReasoningTokens  int64     `json:"reasoning_tokens"`
-	Error            string    `json:"error,omitempty"`
+	// CacheWrite1hTokens is the part of CacheWriteTokens written for an hour.
+	CacheWrite1hTokens int64 `json:"cache_write_1h_tokens"`
+	// CostMicros and CostUSD are nil when the model had no price.
+	CostMicros *int64  `json:"cost_micros"`
+	CostUSD    *string `json:"cost_usd"`
+	Error      string  `json:"error,omitempty"`
 }
 
 // InterceptionPage is one page of interceptions, newest first.

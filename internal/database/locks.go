@@ -26,6 +26,9 @@ const (
 	// LockInterceptionsRetention lets one replica at a time make and drop
 	// the interceptions table's partitions (internal/interceptions).
 	LockInterceptionsRetention LockID = 0x61696761_00000009
+	// LockPriceBook lets one replica at a time compare the stored default
+	// price book with the one it ships and replace it (internal/pricing).
+	LockPriceBook LockID = 0x61696761_0000000A
 )
 
 // lockNames gives every lock its name for logs. A map literal with constant
@@ -41,6 +44,7 @@ var lockNames = map[LockID]string{
 	LockEncryptionRotate:       "encryption_rotate",
 	LockTestTemplate:           "test_template",
 	LockInterceptionsRetention: "interceptions_retention",
+	LockPriceBook:              "price_book",
 }
 
 func (l LockID) String() string {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"strconv"
 	"sync"
 	"time"
@@ -18,7 +19,11 @@ type metrics struct {
 	streams        *prometheus.GaugeVec     // provider
 	upstreamErrors *prometheus.CounterVec   // provider, kind
 	cooldowns      *prometheus.CounterVec   // provider, code
+	unpriced       *prometheus.CounterVec   // model
 	models         modelLabels
+	// unpricedModels caps the unpriced counter's models apart, lower: a
+	// model is there only when the price book lacks it.
+	unpricedModels modelLabels
 }
 
 // Streams last seconds to minutes; time to first byte is usually under a
@@ -59,10 +64,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		cooldowns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "aigate_gateway_key_cooldowns_total", Help: "Provider keys put on a cooldown after the upstream answered 401 or 429.",
 		}, []string{"provider", "code"}),
-		models: modelLabels{seen: map[string]struct{}{}},
+		unpriced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "aigate_unpriced_tokens_total",
+			Help: "Tokens of requests whose model has no price in the price book, so their cost is unknown (recorded as NULL, never 0), by model (at most 100, then \"other\"). Add a price with `aigate prices set`.",
+		}, []string{"model"}),
+		models:         modelLabels{seen: map[string]struct{}{}},
+		unpricedModels: modelLabels{seen: map[string]struct{}{}, max: maxUnpricedModelLabels},
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.rejected, m.duration, m.ttfb, m.tokens, m.streams, m.upstreamErrors, m.cooldowns)
+		reg.MustRegister(m.requests, m.rejected, m.duration, m.ttfb, m.tokens, m.streams, m.upstreamErrors, m.cooldowns, m.unpriced)
 	}
 	return m
 }
@@ -105,7 +115,12 @@ func (m *metrics) observe(x *exchange, end time.Time) {
 // metrics. Past the cap, new models are counted as "other".
 const maxModelLabels = 200
 
+// maxUnpricedModelLabels caps aigate_unpriced_tokens_total's models.
+const maxUnpricedModelLabels = 100
+
 type modelLabels struct {
+	// max is the cap; 0 is maxModelLabels.
+	max  int
 	mu   sync.RWMutex
 	seen map[string]struct{} // guarded by mu
 }
@@ -125,7 +140,7 @@ func (l *modelLabels) label(model string) string {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.seen) >= maxModelLabels {
+	if len(l.seen) >= cmp.Or(l.max, maxModelLabels) {
 		return "other"
 	}
 	l.seen[model] = struct{}{}

@@ -104,6 +104,13 @@ type Record struct {
 	UpstreamStatus int // the provider's HTTP status; 0 = none
 
 	InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens, ReasoningTokens int64
+	// CacheWrite1hTokens is the part of CacheWriteTokens written for an hour
+	// (Anthropic), which costs more than a 5-minute write.
+	CacheWrite1hTokens int64
+	// CostMicros is the request's cost in micro-dollars from the price in
+	// effect at StartedAt (internal/pricing); nil when its model has no
+	// price, which is never the same as a cost of 0.
+	CostMicros *int64
 
 	ToolCalls []ToolCall
 	// Prompt is nil unless prompt capture is on. It must be JSON; it is
@@ -112,6 +119,21 @@ type Record struct {
 	// Error is a short message for an operator, never secrets. Longer than
 	// MaxErrorLen bytes, it is cut.
 	Error string
+
+	// Charges are what the request used of the policy windows it was
+	// admitted by (internal/limits). They are not a column: the recorder
+	// settles them in the transaction that writes the record
+	// (RecorderConfig.Settle), so a window's settled amount is the sum of its
+	// written records' charges.
+	Charges []Charge
+}
+
+// Charge is an amount a request used of one policy window.
+type Charge struct {
+	PolicyID    uuid.UUID
+	Subject     string
+	WindowStart time.Time
+	Amount      int64
 }
 
 // MaxErrorLen is the most bytes of Record.Error stored.
@@ -148,6 +170,9 @@ func toParams(rec *Record) (dbsqlc.InterceptionInsertBatchParams, error) {
 		CacheWriteTokens: rec.CacheWriteTokens,
 		ReasoningTokens:  rec.ReasoningTokens,
 		ToolCalls:        json.RawMessage("[]"),
+		CostMicros:       rec.CostMicros,
+		// The table holds the 1-hour part within the total.
+		CacheWrite1hTokens: min(max(rec.CacheWrite1hTokens, 0), rec.CacheWriteTokens),
 	}
 	if rec.TTFB >= 0 {
 		p.TtfbMs = pgtype.Int4{Int32: int32(min(rec.TTFB.Milliseconds(), math.MaxInt32)), Valid: true}
@@ -219,6 +244,7 @@ func fromRow(row dbsqlc.Interception) (Record, error) {
 		UpstreamStatus: row.UpstreamStatus, InputTokens: row.InputTokens, OutputTokens: row.OutputTokens,
 		CacheReadTokens: row.CacheReadTokens, CacheWriteTokens: row.CacheWriteTokens,
 		ReasoningTokens: row.ReasoningTokens, ToolCalls: row.ToolCalls, Error: row.Error, RecordedAt: row.RecordedAt,
+		CostMicros: row.CostMicros, CacheWrite1hTokens: row.CacheWrite1hTokens,
 	})
 	if err != nil {
 		return Record{}, err
@@ -233,27 +259,29 @@ func fromRow(row dbsqlc.Interception) (Record, error) {
 // fromSummary is the Summary a listed row holds.
 func fromSummary(row dbsqlc.InterceptionListRow) (Summary, error) {
 	rec := Record{
-		ID:               row.ID,
-		ReplicaID:        row.ReplicaID,
-		RequestID:        row.RequestID,
-		UserID:           row.UserID,
-		TokenID:          row.TokenID,
-		ProviderID:       row.ProviderID,
-		ProviderName:     row.ProviderName,
-		ProviderType:     string(row.ProviderType),
-		Model:            row.Model,
-		Endpoint:         row.Endpoint,
-		Streaming:        row.Streaming,
-		Client:           Client(row.Client),
-		StartedAt:        row.StartedAt.UTC(),
-		EndedAt:          row.EndedAt.UTC(),
-		TTFB:             -1,
-		Status:           Status(row.Status),
-		InputTokens:      row.InputTokens,
-		OutputTokens:     row.OutputTokens,
-		CacheReadTokens:  row.CacheReadTokens,
-		CacheWriteTokens: row.CacheWriteTokens,
-		ReasoningTokens:  row.ReasoningTokens,
+		ID:                 row.ID,
+		ReplicaID:          row.ReplicaID,
+		RequestID:          row.RequestID,
+		UserID:             row.UserID,
+		TokenID:            row.TokenID,
+		ProviderID:         row.ProviderID,
+		ProviderName:       row.ProviderName,
+		ProviderType:       string(row.ProviderType),
+		Model:              row.Model,
+		Endpoint:           row.Endpoint,
+		Streaming:          row.Streaming,
+		Client:             Client(row.Client),
+		StartedAt:          row.StartedAt.UTC(),
+		EndedAt:            row.EndedAt.UTC(),
+		TTFB:               -1,
+		Status:             Status(row.Status),
+		InputTokens:        row.InputTokens,
+		OutputTokens:       row.OutputTokens,
+		CacheReadTokens:    row.CacheReadTokens,
+		CacheWriteTokens:   row.CacheWriteTokens,
+		ReasoningTokens:    row.ReasoningTokens,
+		CacheWrite1hTokens: row.CacheWrite1hTokens,
+		CostMicros:         row.CostMicros,
 	}
 	if row.SessionID != nil {
 		rec.SessionID = *row.SessionID

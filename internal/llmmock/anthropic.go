@@ -12,14 +12,13 @@ type messagesRequest struct {
 	Tools  []json.RawMessage `json:"tools"`
 }
 
-// anthropicUsage is the usage object with the given output count.
-func anthropicUsage(output int64) obj {
-	u := FixedUsage
+// anthropicUsage is the usage object of u with the given output count.
+func anthropicUsage(u Usage, output int64) obj {
 	return obj{
 		{"input_tokens", u.Input},
 		{"cache_creation_input_tokens", u.CacheWrite},
 		{"cache_read_input_tokens", u.CacheRead},
-		{"cache_creation", obj{{"ephemeral_5m_input_tokens", u.CacheWrite}, {"ephemeral_1h_input_tokens", 0}}},
+		{"cache_creation", obj{{"ephemeral_5m_input_tokens", u.CacheWrite - u.CacheWrite1h}, {"ephemeral_1h_input_tokens", u.CacheWrite1h}}},
 		{"output_tokens", output},
 		{"service_tier", "standard"},
 	}
@@ -61,7 +60,7 @@ func (x *exchange) messages() {
 		{"content", content},
 		{"stop_reason", anthropicStopReason(p)},
 		{"stop_sequence", nil},
-		{"usage", anthropicUsage(FixedUsage.Output)},
+		{"usage", anthropicUsage(x.opts.usage(), x.opts.usage().Output)},
 	})
 }
 
@@ -102,6 +101,10 @@ func (x *exchange) anthropicEvents(model string, p plan, emit func(typ string, e
 		return ev("ping")
 	}
 
+	startUsage := x.opts.usage()
+	if x.opts.StartUsage != nil {
+		startUsage = *x.opts.StartUsage
+	}
 	start := obj{
 		{"id", MessageID},
 		{"type", "message"},
@@ -110,7 +113,7 @@ func (x *exchange) anthropicEvents(model string, p plan, emit func(typ string, e
 		{"content", []any{}},
 		{"stop_reason", nil},
 		{"stop_sequence", nil},
-		{"usage", anthropicUsage(1)},
+		{"usage", anthropicUsage(startUsage, 1)},
 	}
 	if !ev("message_start", kv{"message", start}) {
 		return false
@@ -150,15 +153,19 @@ func (x *exchange) anthropicEvents(model string, p plan, emit func(typ string, e
 	if !ping() {
 		return false
 	}
-	u := FixedUsage
+	u := x.opts.usage()
+	late := obj{
+		{"input_tokens", u.Input},
+		{"cache_creation_input_tokens", u.CacheWrite},
+		{"cache_read_input_tokens", u.CacheRead},
+		{"output_tokens", u.Output},
+	}
+	if x.opts.StartUsage != nil {
+		late = append(late, kv{"cache_creation", obj{{"ephemeral_5m_input_tokens", u.CacheWrite - u.CacheWrite1h}, {"ephemeral_1h_input_tokens", u.CacheWrite1h}}})
+	}
 	if !ev("message_delta",
 		kv{"delta", obj{{"stop_reason", anthropicStopReason(p)}, {"stop_sequence", nil}}},
-		kv{"usage", obj{
-			{"input_tokens", u.Input},
-			{"cache_creation_input_tokens", u.CacheWrite},
-			{"cache_read_input_tokens", u.CacheRead},
-			{"output_tokens", u.Output},
-		}},
+		kv{"usage", late},
 	) {
 		return false
 	}
@@ -171,5 +178,5 @@ func (x *exchange) countTokens() {
 	if !x.parseBody(&req) {
 		return
 	}
-	x.writeJSON(http.StatusOK, obj{{"input_tokens", FixedUsage.Input}})
+	x.writeJSON(http.StatusOK, obj{{"input_tokens", x.opts.usage().Input}})
 }

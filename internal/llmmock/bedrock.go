@@ -76,6 +76,8 @@ type BedrockOptions struct {
 	Status       int
 	ErrorType    string
 	ErrorMessage string
+	// Usage and StartUsage are as in Options: what the responses report.
+	Usage, StartUsage *Usage
 }
 
 func (o BedrockOptions) withDefaults() BedrockOptions {
@@ -261,7 +263,7 @@ func (b *Bedrock) serve(w http.ResponseWriter, r *http.Request) {
 			// The Anthropic mock's planning, delays and cuts, reused.
 			opts: Options{
 				Events: opts.Events, EventDelay: opts.EventDelay, ToolCalls: opts.ToolCalls, FailAfter: opts.FailAfter,
-				StallAfter: opts.StallAfter,
+				StallAfter: opts.StallAfter, Usage: opts.Usage, StartUsage: opts.StartUsage,
 			},
 			body:      body,
 			requestID: seen.RequestID,
@@ -531,8 +533,8 @@ func (x *bedrockExchange) invoke(p plan) {
 		content = append(content, toolUseBlock(k, json.RawMessage(ToolArguments)))
 	}
 	h := x.w.Header()
-	h.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(FixedUsage.Input, 10))
-	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(FixedUsage.Output, 10))
+	h.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(x.opts.usage().Input, 10))
+	h.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(x.opts.usage().Output, 10))
 	h.Set("X-Amzn-Bedrock-Invocation-Latency", "1")
 	x.writeJSON(http.StatusOK, obj{
 		{"id", MessageID},
@@ -542,7 +544,7 @@ func (x *bedrockExchange) invoke(p plan) {
 		{"content", content},
 		{"stop_reason", anthropicStopReason(p)},
 		{"stop_sequence", nil},
-		{"usage", anthropicUsage(FixedUsage.Output)},
+		{"usage", anthropicUsage(x.opts.usage(), x.opts.usage().Output)},
 	})
 }
 
@@ -563,7 +565,7 @@ func (x *bedrockExchange) invokeStream(p plan) {
 		}
 		return true
 	}
-	u := FixedUsage
+	u := x.opts.usage()
 	metrics := obj{
 		{"inputTokenCount", u.Input},
 		{"outputTokenCount", u.Output},

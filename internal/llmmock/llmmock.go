@@ -36,8 +36,8 @@
 //
 // # Token usage
 //
-// Every response reports [FixedUsage], each format carrying what its provider
-// reports, verbatim:
+// Every response reports [FixedUsage] (or Options.Usage), each format
+// carrying what its provider reports, verbatim:
 //
 //	chat completions  prompt_tokens=Input  completion_tokens=Output  total_tokens=Input+Output
 //	                  prompt_tokens_details.cached_tokens=CacheRead
@@ -48,6 +48,8 @@
 //	messages          input_tokens=Input  output_tokens=Output
 //	                  cache_read_input_tokens=CacheRead
 //	                  cache_creation_input_tokens=CacheWrite                 (no reasoning)
+//	                  cache_creation.ephemeral_5m_input_tokens=CacheWrite-CacheWrite1h
+//	                  cache_creation.ephemeral_1h_input_tokens=CacheWrite1h
 //
 // OpenAI's input count already includes the cached tokens; Anthropic's does
 // not (its total input is Input+CacheRead+CacheWrite). A streamed message
@@ -129,10 +131,28 @@ type Options struct {
 	// (chat/completions, responses, messages), with the provider's error
 	// body: e.g. 400, 500, 529.
 	Status int
+	// Usage, when set, is what every response reports instead of
+	// FixedUsage: the usage shape a test prices.
+	Usage *Usage
+	// StartUsage, when set, is what a streamed message's message_start
+	// reports (output_tokens 1 as ever); the closing message_delta reports
+	// the final Usage, cache counts and their 5m/1h split included, as
+	// servers whose early counts are preliminary do.
+	StartUsage *Usage
 }
 
-// Usage is the token usage a response reports.
-type Usage struct{ Input, Output, CacheRead, CacheWrite, Reasoning int64 }
+// usage is what the server's responses report.
+func (o Options) usage() Usage {
+	if o.Usage != nil {
+		return *o.Usage
+	}
+	return FixedUsage
+}
+
+// Usage is the token usage a response reports. CacheWrite is the total of
+// the cache writes; CacheWrite1h its part written for an hour (Anthropic's
+// cache_creation.ephemeral_1h_input_tokens; the rest are 5-minute writes).
+type Usage struct{ Input, Output, CacheRead, CacheWrite, CacheWrite1h, Reasoning int64 }
 
 // FixedUsage is the usage every response reports; see the package doc for
 // which fields each format carries. Treat it as a constant.

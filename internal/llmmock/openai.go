@@ -48,8 +48,7 @@ type chatRequest struct {
 	Tools []json.RawMessage `json:"tools"`
 }
 
-func chatUsage() obj {
-	u := FixedUsage
+func chatUsage(u Usage) obj {
 	return obj{
 		{"prompt_tokens", u.Input},
 		{"completion_tokens", u.Output},
@@ -116,7 +115,7 @@ func (x *exchange) chatCompletions() {
 			{"logprobs", nil},
 			{"finish_reason", chatFinishReason(p)},
 		}}},
-		{"usage", chatUsage()},
+		{"usage", chatUsage(x.opts.usage())},
 		{"service_tier", "default"},
 		{"system_fingerprint", "fp_mock"},
 	})
@@ -188,7 +187,7 @@ func (x *exchange) chatStream(req chatRequest, p plan) {
 	if !x.event("", chunk(choice(obj{}, chatFinishReason(p)), nil)) {
 		return
 	}
-	if includeUsage && !x.event("", chunk([]any{}, chatUsage())) {
+	if includeUsage && !x.event("", chunk([]any{}, chatUsage(x.opts.usage()))) {
 		return
 	}
 	if x.event("", rawData("[DONE]")) {
@@ -204,8 +203,7 @@ type responsesRequest struct {
 	Tools  []json.RawMessage `json:"tools"`
 }
 
-func responsesUsage() obj {
-	u := FixedUsage
+func responsesUsage(u Usage) obj {
 	return obj{
 		{"input_tokens", u.Input},
 		{"input_tokens_details", obj{{"cached_tokens", u.CacheRead}}},
@@ -300,7 +298,7 @@ func (x *exchange) responses() {
 		x.responsesStream(req, p)
 		return
 	}
-	x.writeJSON(http.StatusOK, responseObject(ResponseID, req.Model, "completed", responseOutput(p), req.Tools, responsesUsage()))
+	x.writeJSON(http.StatusOK, responseObject(ResponseID, req.Model, "completed", responseOutput(p), req.Tools, responsesUsage(x.opts.usage())))
 }
 
 // responsesStream writes named events, each with "type" and
@@ -376,7 +374,7 @@ func (x *exchange) responsesStream(req responsesRequest, p plan) {
 		}
 		outputIndex++
 	}
-	done := responseObject(ResponseID, req.Model, "completed", responseOutput(p), req.Tools, responsesUsage())
+	done := responseObject(ResponseID, req.Model, "completed", responseOutput(p), req.Tools, responsesUsage(x.opts.usage()))
 	if ev("response.completed", kv{"response", done}) {
 		x.completed = true
 	}
@@ -385,7 +383,7 @@ func (x *exchange) responsesStream(req responsesRequest, p plan) {
 // responseGet answers GET /v1/responses/{id} with a completed text response.
 func (x *exchange) responseGet(id string) {
 	p := x.plan(false)
-	x.writeJSON(http.StatusOK, responseObject(id, "gpt-4o-mini", "completed", responseOutput(p), nil, responsesUsage()))
+	x.writeJSON(http.StatusOK, responseObject(id, "gpt-4o-mini", "completed", responseOutput(p), nil, responsesUsage(x.opts.usage())))
 }
 
 // responseDelete answers DELETE /v1/responses/{id}.

@@ -35,7 +35,8 @@
 //	messages          Input      input_tokens
 //	                  Output     output_tokens
 //	                  CacheRead  cache_read_input_tokens
-//	                  CacheWrite cache_creation_input_tokens
+//	                  CacheWrite cache_creation_input_tokens (5-minute and 1-hour writes)
+//	                  CacheWrite1h cache_creation.ephemeral_1h_input_tokens
 //
 // What they mean for a rollup:
 //   - OpenAI's Input includes the cached tokens (CacheRead is a part of
@@ -55,7 +56,11 @@
 //     input and cache counts in message_start and the cumulative output count
 //     in each message_delta: the latest wins, and a message_delta's input and
 //     cache counts, which newer API versions send, replace message_start's
-//     when they are non-zero.
+//     when they are non-zero (the cache write total and its 1-hour part
+//     together).
+//   - Cache writes: CacheWrite is the total; CacheWrite1h its 1-hour part
+//     (cache_creation.ephemeral_1h_input_tokens), the rest 5-minute writes,
+//     and all of it when only cache_creation_input_tokens is sent.
 //
 // # Tool calls
 //

@@ -59,7 +59,7 @@ func (r *recorder) message(obj []byte, final bool) {
 		r.res.Model = m
 	}
 	if u, ok := messagesUsage(usage); ok {
-		r.res.Usage = Usage{Input: u.input, Output: u.output, CacheRead: u.cacheRead, CacheWrite: u.cacheWrite}
+		r.res.Usage = Usage{Input: u.input, Output: u.output, CacheRead: u.cacheRead, CacheWrite: u.cacheWrite, CacheWrite1h: u.cacheWrite1h}
 	}
 	var pos int64
 	elements(content, func(block []byte) {
@@ -138,18 +138,31 @@ func (r *recorder) messageDelta(data []byte) {
 		r.res.Usage.CacheRead = u.cacheRead
 	}
 	if u.cacheWrite > 0 {
+		// The total and its 1-hour part together when the delta splits it;
+		// a delta with the total alone (as the API sends it) keeps the
+		// split message_start gave, within the new total.
 		r.res.Usage.CacheWrite = u.cacheWrite
+		if u.hasSplit {
+			r.res.Usage.CacheWrite1h = u.cacheWrite1h
+		} else {
+			r.res.Usage.CacheWrite1h = min(r.res.Usage.CacheWrite1h, u.cacheWrite)
+		}
 	}
 }
 
 type messagesUsageCounts struct {
-	input, output, cacheRead, cacheWrite int64
-	hasOutput                            bool
+	input, output, cacheRead, cacheWrite, cacheWrite1h int64
+	hasOutput, hasSplit                                bool
 }
 
-// messagesUsage reads an Anthropic usage object.
+// messagesUsage reads an Anthropic usage object. cache_creation_input_tokens
+// is the total of the cache writes; cache_creation splits it by lifetime
+// ({"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"}), and without
+// that split every write is a 5-minute one, the only kind before 1-hour
+// caching. The total is never taken below the split's sum.
 func messagesUsage(v []byte) (messagesUsageCounts, bool) {
 	var u messagesUsageCounts
+	var split5m, split1h int64
 	ok := members(v, func(key, value []byte) {
 		switch string(key) {
 		case "input_tokens":
@@ -160,7 +173,19 @@ func messagesUsage(v []byte) (messagesUsageCounts, bool) {
 			u.cacheRead, _ = count(value)
 		case "cache_creation_input_tokens":
 			u.cacheWrite, _ = count(value)
+		case "cache_creation":
+			u.hasSplit = isObject(value)
+			members(value, func(key, value []byte) {
+				switch string(key) {
+				case "ephemeral_5m_input_tokens":
+					split5m, _ = count(value)
+				case "ephemeral_1h_input_tokens":
+					split1h, _ = count(value)
+				}
+			})
 		}
 	})
+	u.cacheWrite = max(u.cacheWrite, split5m+split1h)
+	u.cacheWrite1h = split1h
 	return u, ok
 }

@@ -52,6 +52,8 @@ type ic struct {
 	Status    string
 
 	Input, Output, CacheRead, CacheWrite, Reasoning int64
+	// Cost is cost_micros: nil is unpriced.
+	Cost *int64
 }
 
 func ms(v int32) *int32 { return &v }
@@ -107,12 +109,12 @@ func insertOn(t testing.TB, conn execer, rows ...ic) {
 	for _, r := range fill(rows...) {
 		b.Queue(`INSERT INTO interceptions (id, replica_id, request_id, user_id, token_id, provider_id, provider_name,
 				provider_type, model, endpoint, streaming, started_at, ended_at, ttfb_ms, status, input_tokens,
-				output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, client)
+				output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, client, cost_micros)
 			VALUES ($1, $2, $3, $4, 'tok', $5, $6, $7::ai_provider_type, $8, 'responses', true, $9, $10, $11, $12,
-				$13, $14, $15, $16, $17, $18)`,
+				$13, $14, $15, $16, $17, $18, $19)`,
 			r.ID, uuid.Nil, "req-"+r.ID.String(), r.User, r.Provider.ID, r.Provider.Name, r.Provider.Type, r.Model,
 			r.StartedAt, r.StartedAt.Add(r.Latency), r.TTFBms, r.Status,
-			r.Input, r.Output, r.CacheRead, r.CacheWrite, r.Reasoning, r.Client)
+			r.Input, r.Output, r.CacheRead, r.CacheWrite, r.Reasoning, r.Client, r.Cost)
 	}
 	require.NoError(t, conn.SendBatch(context.Background(), b).Close())
 }

@@ -43,6 +43,11 @@ func mixedUsage() []ic {
 		if i%4 != 1 {
 			r.TTFBms = ms(int32(i * 13 % 400))
 		}
+		// Most requests priced; every fifth of the Anthropic ones not.
+		if i%15 != 0 {
+			c := int64(1000 + i*17)
+			r.Cost = &c
+		}
 		switch i % 10 {
 		case 3:
 			r.Status = "upstream_error"
@@ -81,6 +86,12 @@ func model(rows []ic) []dbsqlc.UsageHourly {
 			b.CacheReadTokens += r.CacheRead
 			b.CacheWriteTokens += r.CacheWrite
 			b.ReasoningTokens += r.Reasoning
+			switch {
+			case r.Cost != nil:
+				b.CostMicros += *r.Cost
+			case r.Input+r.Output+r.CacheRead+r.CacheWrite > 0:
+				b.UnpricedRequests++
+			}
 			lat = append(lat, int32(r.Latency.Milliseconds()))
 			if r.TTFBms != nil {
 				ttfb = append(ttfb, *r.TTFBms)

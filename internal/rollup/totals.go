@@ -73,6 +73,10 @@ type Row struct {
 	// errors, and requests the client cancelled).
 	Errors                                                                        int64
 	InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens, ReasoningTokens int64
+	// CostMicros is the cost of the priced requests, in micro-dollars;
+	// UnpricedRequests counts the requests with tokens whose model had no
+	// price, whose cost CostMicros lacks.
+	CostMicros, UnpricedRequests int64
 
 	// Latency and TTFB, in milliseconds: the requests-weighted mean of the
 	// hourly buckets' nearest-rank p50 and p95. For a row made of one bucket
@@ -138,6 +142,7 @@ func Totals(ctx context.Context, db *database.DB, q Query) ([]Row, error) {
 			Model: r.Model, Client: r.Client,
 			Requests: r.Requests, Errors: r.Errors, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
 			CacheReadTokens: r.CacheReadTokens, CacheWriteTokens: r.CacheWriteTokens, ReasoningTokens: r.ReasoningTokens,
+			CostMicros: r.CostMicros, UnpricedRequests: r.UnpricedRequests,
 			LatencyP50Ms: float64(r.LatencyP50Weighted) / float64(r.Requests),
 			LatencyP95Ms: float64(r.LatencyP95Weighted) / float64(r.Requests),
 		}
@@ -194,4 +199,30 @@ func Watermark(ctx context.Context, db *database.DB) (*time.Time, error) {
 	}
 	w := st.Watermark.UTC()
 	return &w, nil
+}
+
+// UnpricedModel is a model with unpriced requests in a window.
+type UnpricedModel struct {
+	ProviderType, Model string
+	Requests            int64
+}
+
+// UnpricedModels lists the models with unpriced requests (tokens and no
+// price) among the buckets whose hour starts in [from, to), of one user
+// (userID) or of all, the most such requests first, at most 100: the
+// usage API's warning that its costs leave those out.
+func UnpricedModels(ctx context.Context, db *database.DB, from, to time.Time, userID *uuid.UUID) ([]UnpricedModel, error) {
+	params := dbsqlc.UsageUnpricedModelsParams{FromHour: from.UTC(), ToHour: to.UTC()}
+	if userID != nil {
+		params.UserID = pgtype.UUID{Bytes: *userID, Valid: true}
+	}
+	rows, err := dbsqlc.New(db.Pool).UsageUnpricedModels(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("list unpriced models: %w", err)
+	}
+	out := make([]UnpricedModel, len(rows))
+	for i, r := range rows {
+		out[i] = UnpricedModel{ProviderType: r.ProviderType, Model: r.Model, Requests: r.UnpricedRequests}
+	}
+	return out, nil
 }

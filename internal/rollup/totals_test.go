@@ -53,6 +53,12 @@ func sums(rows []ic, g rollup.GroupBy, from, to time.Time, user *uuid.UUID) []ro
 		s.CacheReadTokens += r.CacheRead
 		s.CacheWriteTokens += r.CacheWrite
 		s.ReasoningTokens += r.Reasoning
+		switch {
+		case r.Cost != nil:
+			s.CostMicros += *r.Cost
+		case r.Input+r.Output+r.CacheRead+r.CacheWrite > 0:
+			s.UnpricedRequests++
+		}
 	}
 	var out []rollup.Row
 	for _, s := range byKey {

@@ -28,7 +28,9 @@ import (
 	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/limits"
 	"github.com/aigate/aigate/internal/policies"
+	"github.com/aigate/aigate/internal/pricing"
 	"github.com/aigate/aigate/internal/providerenv"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/pubsub"
@@ -96,7 +98,10 @@ type System struct {
 	pubsub    *pubsub.PubSub
 	reloader  *gateway.Reloader
 	reloading loop
+	prices    *pricing.Service
+	repricing loop // the price book's reload loop
 	recorder  *interceptions.Recorder
+	limits    *limits.Engine
 	recording loop
 	touching  loop // writes tokens' last_used_at in batches
 	deployID  uuid.UUID
@@ -219,6 +224,8 @@ func (s *System) steps() []step {
 		{"provider seed", s.seedProviders},
 		{"pubsub", s.listenForChanges},
 		{"providers", s.loadProviders},
+		{"prices", s.loadPrices},
+		{"policies", s.startLimits},
 		{"recorder", s.startRecorder},
 		{"usage", s.startUsage},
 		{"routes", s.mountRoutes},
@@ -409,9 +416,28 @@ func (s *System) loadProviders(ctx context.Context) error {
 	return nil
 }
 
+// loadPrices stores the shipped default price book if it is newer than the
+// stored one (under the price_book lock), then subscribes to price changes
+// and loads the book the gateway prices requests with.
+func (s *System) loadPrices(ctx context.Context) error {
+	p := pricing.New(pricing.Config{
+		DB: s.opened.DB, PubSub: s.pubsub, Audit: s.audit(), Clock: s.clock,
+		Logger: s.logger.With("component", "prices"), ReplicaID: s.replicaID,
+	})
+	if _, err := p.LoadDefault(ctx); err != nil {
+		return err
+	}
+	if err := p.Start(ctx); err != nil {
+		return err
+	}
+	s.prices = p
+	s.repricing = runLoop(p.Run)
+	return nil
+}
+
 func (s *System) startRecorder(context.Context) error {
 	s.recorder = interceptions.NewRecorder(s.opened.DB, interceptions.Config{Logger: s.logger.With("component", "interceptions"), Registerer: s.reg, Clock: s.clock,
-		QueueBytes: int64(s.cfg.RecordQueueBytes)})
+		QueueBytes: int64(s.cfg.RecordQueueBytes), Settle: s.limits.Settle})
 	s.recording = runLoop(s.recorder.Run)
 	return nil
 }
@@ -452,6 +478,7 @@ func (s *System) mountRoutes(context.Context) error {
 	a := api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now)
 	a.ServeFrom(s.reloader.Snapshot)
 	a.UsePolicies(policies.NewService(s.opened.DB, s.audit(), s.clock.Now))
+	a.PricesFrom(s.prices)
 	a.Mount(s.http)
 	dash, err := dashboard.New(dashboard.Config{API: a.Handler(), Logger: s.logger.With("component", "dashboard"), Now: s.clock.Now, HasUsers: s.users.Any})
 	if err != nil {
@@ -459,7 +486,8 @@ func (s *System) mountRoutes(context.Context) error {
 	}
 	dash.Mount(s.http)
 	gateway.New(gateway.Config{
-		Auth: s.authn, Snapshots: s.reloader, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
+		Limits: s.limits,
+		Auth:   s.authn, Snapshots: s.reloader, Prices: s.prices, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
 		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Clock: s.clock,
 		Usage: s.counters, ResponseHeaderTimeout: s.cfg.UpstreamResponseHeaderTimeout, IdleTimeout: s.cfg.UpstreamIdleTimeout,
 		MaxEventBytes: s.cfg.MaxSSEEventSize,
@@ -554,11 +582,23 @@ func (s *System) stop(ctx context.Context) error {
 		s.reloader.Close()
 		errs = append(errs, s.stopped("reloader", nil))
 	}
+	if s.repricing.stop() {
+		s.prices.Close()
+		errs = append(errs, s.stopped("prices", nil))
+	}
 	if s.pubsub != nil {
 		errs = append(errs, s.stopped("pubsub", s.pubsub.Close()))
 	}
 	if s.recording.stop() {
 		errs = append(errs, s.stopped("recorder", nil))
+	}
+	if s.limits != nil {
+		// After the recorder: the drained requests' records have settled
+		// what they used; what the leases still hold goes back.
+		releaseCtx, cancel := context.WithTimeout(ctx, deregisterTimeout)
+		err := s.limits.Stop(releaseCtx)
+		cancel()
+		errs = append(errs, s.stopped("policies", err))
 	}
 	if len(s.usageLoops) > 0 {
 		// The flusher's last flush writes the counts of the requests HTTP
@@ -627,8 +667,14 @@ func (s *System) Providers() *providers.Service { return s.providers }
 // Users is the users service, once Start has built it.
 func (s *System) Users() *users.Service { return s.users }
 
+// Prices is the price book service, once Start has loaded the book.
+func (s *System) Prices() *pricing.Service { return s.prices }
+
 // Reloader is the gateway's provider snapshot, once Start has loaded it.
 func (s *System) Reloader() *gateway.Reloader { return s.reloader }
+
+// Limits is the replica's policy engine.
+func (s *System) Limits() *limits.Engine { return s.limits }
 
 // ReplicaID is this replica's ID in the replicas table and its logs.
 func (s *System) ReplicaID() uuid.UUID { return s.replicaID }

@@ -55,6 +55,8 @@ func (r iteratorForInterceptionInsertBatch) Values() ([]interface{}, error) {
 		r.rows[0].ToolCalls,
 		r.rows[0].Prompt,
 		r.rows[0].Error,
+		r.rows[0].CostMicros,
+		r.rows[0].CacheWrite1hTokens,
 	}, nil
 }
 
@@ -65,5 +67,51 @@ func (r iteratorForInterceptionInsertBatch) Err() error {
 // A batch of records in one COPY: all rows or none. recorded_at takes its
 // default, the database's clock.
 func (q *Queries) InterceptionInsertBatch(ctx context.Context, arg []InterceptionInsertBatchParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"interceptions"}, []string{"id", "replica_id", "request_id", "user_id", "token_id", "provider_id", "provider_name", "provider_type", "model", "endpoint", "streaming", "client", "session_id", "started_at", "ended_at", "ttfb_ms", "status", "upstream_status", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "tool_calls", "prompt", "error"}, &iteratorForInterceptionInsertBatch{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"interceptions"}, []string{"id", "replica_id", "request_id", "user_id", "token_id", "provider_id", "provider_name", "provider_type", "model", "endpoint", "streaming", "client", "session_id", "started_at", "ended_at", "ttfb_ms", "status", "upstream_status", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "tool_calls", "prompt", "error", "cost_micros", "cache_write_1h_tokens"}, &iteratorForInterceptionInsertBatch{rows: arg})
+}
+
+// iteratorForModelPriceInsertDefault implements pgx.CopyFromSource.
+type iteratorForModelPriceInsertDefault struct {
+	rows                 []ModelPriceInsertDefaultParams
+	skippedFirstNextCall bool
+}
+
+func (r *iteratorForModelPriceInsertDefault) Next() bool {
+	if len(r.rows) == 0 {
+		return false
+	}
+	if !r.skippedFirstNextCall {
+		r.skippedFirstNextCall = true
+		return true
+	}
+	r.rows = r.rows[1:]
+	return len(r.rows) > 0
+}
+
+func (r iteratorForModelPriceInsertDefault) Values() ([]interface{}, error) {
+	return []interface{}{
+		r.rows[0].ID,
+		r.rows[0].Source,
+		r.rows[0].ProviderType,
+		r.rows[0].Model,
+		r.rows[0].MinInputTokens,
+		r.rows[0].EffectiveFrom,
+		r.rows[0].Input,
+		r.rows[0].Output,
+		r.rows[0].CacheRead,
+		r.rows[0].CacheWrite5m,
+		r.rows[0].CacheWrite1h,
+		r.rows[0].Reasoning,
+		r.rows[0].Note,
+		r.rows[0].CreatedAt,
+		r.rows[0].UpdatedAt,
+	}, nil
+}
+
+func (r iteratorForModelPriceInsertDefault) Err() error {
+	return nil
+}
+
+func (q *Queries) ModelPriceInsertDefault(ctx context.Context, arg []ModelPriceInsertDefaultParams) (int64, error) {
+	return q.db.CopyFrom(ctx, []string{"model_prices"}, []string{"id", "source", "provider_type", "model", "min_input_tokens", "effective_from", "input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning", "note", "created_at", "updated_at"}, &iteratorForModelPriceInsertDefault{rows: arg})
 }

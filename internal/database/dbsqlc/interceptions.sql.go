@@ -73,7 +73,7 @@ func (q *Queries) InterceptionDefaultPartitionDeleteBefore(ctx context.Context, 
 }
 
 const interceptionGetByID = `-- name: InterceptionGetByID :one
-SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at FROM interceptions WHERE id = $1
+SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at, cost_micros, cache_write_1h_tokens FROM interceptions WHERE id = $1
 `
 
 // Without started_at this looks the id up in every partition's primary key
@@ -109,12 +109,14 @@ func (q *Queries) InterceptionGetByID(ctx context.Context, id uuid.UUID) (Interc
 		&i.Prompt,
 		&i.Error,
 		&i.RecordedAt,
+		&i.CostMicros,
+		&i.CacheWrite1hTokens,
 	)
 	return i, err
 }
 
 const interceptionGetByIDStartedBetween = `-- name: InterceptionGetByIDStartedBetween :one
-SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at FROM interceptions
+SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at, cost_micros, cache_write_1h_tokens FROM interceptions
 WHERE id = $1 AND started_at >= $2 AND started_at < $3
 `
 
@@ -158,43 +160,48 @@ func (q *Queries) InterceptionGetByIDStartedBetween(ctx context.Context, arg Int
 		&i.Prompt,
 		&i.Error,
 		&i.RecordedAt,
+		&i.CostMicros,
+		&i.CacheWrite1hTokens,
 	)
 	return i, err
 }
 
 type InterceptionInsertBatchParams struct {
-	ID               uuid.UUID
-	ReplicaID        uuid.UUID
-	RequestID        string
-	UserID           uuid.UUID
-	TokenID          string
-	ProviderID       uuid.UUID
-	ProviderName     string
-	ProviderType     AiProviderType
-	Model            string
-	Endpoint         string
-	Streaming        bool
-	Client           string
-	SessionID        *string
-	StartedAt        time.Time
-	EndedAt          time.Time
-	TtfbMs           pgtype.Int4
-	Status           string
-	UpstreamStatus   pgtype.Int4
-	InputTokens      int64
-	OutputTokens     int64
-	CacheReadTokens  int64
-	CacheWriteTokens int64
-	ReasoningTokens  int64
-	ToolCalls        json.RawMessage
-	Prompt           []byte
-	Error            *string
+	ID                 uuid.UUID
+	ReplicaID          uuid.UUID
+	RequestID          string
+	UserID             uuid.UUID
+	TokenID            string
+	ProviderID         uuid.UUID
+	ProviderName       string
+	ProviderType       AiProviderType
+	Model              string
+	Endpoint           string
+	Streaming          bool
+	Client             string
+	SessionID          *string
+	StartedAt          time.Time
+	EndedAt            time.Time
+	TtfbMs             pgtype.Int4
+	Status             string
+	UpstreamStatus     pgtype.Int4
+	InputTokens        int64
+	OutputTokens       int64
+	CacheReadTokens    int64
+	CacheWriteTokens   int64
+	ReasoningTokens    int64
+	ToolCalls          json.RawMessage
+	Prompt             []byte
+	Error              *string
+	CostMicros         *int64
+	CacheWrite1hTokens int64
 }
 
 const interceptionList = `-- name: InterceptionList :many
 SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint,
        streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens,
-       output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, error, recorded_at
+       output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, error, recorded_at,
+       cost_micros, cache_write_1h_tokens
 FROM interceptions
 WHERE ($1::uuid IS NULL OR user_id = $1)
   AND ($2::text IS NULL OR provider_name = $2)
@@ -228,32 +235,34 @@ type InterceptionListParams struct {
 }
 
 type InterceptionListRow struct {
-	ID               uuid.UUID
-	ReplicaID        uuid.UUID
-	RequestID        string
-	UserID           uuid.UUID
-	TokenID          string
-	ProviderID       uuid.UUID
-	ProviderName     string
-	ProviderType     AiProviderType
-	Model            string
-	Endpoint         string
-	Streaming        bool
-	Client           string
-	SessionID        *string
-	StartedAt        time.Time
-	EndedAt          time.Time
-	TtfbMs           pgtype.Int4
-	Status           string
-	UpstreamStatus   pgtype.Int4
-	InputTokens      int64
-	OutputTokens     int64
-	CacheReadTokens  int64
-	CacheWriteTokens int64
-	ReasoningTokens  int64
-	ToolCalls        json.RawMessage
-	Error            *string
-	RecordedAt       time.Time
+	ID                 uuid.UUID
+	ReplicaID          uuid.UUID
+	RequestID          string
+	UserID             uuid.UUID
+	TokenID            string
+	ProviderID         uuid.UUID
+	ProviderName       string
+	ProviderType       AiProviderType
+	Model              string
+	Endpoint           string
+	Streaming          bool
+	Client             string
+	SessionID          *string
+	StartedAt          time.Time
+	EndedAt            time.Time
+	TtfbMs             pgtype.Int4
+	Status             string
+	UpstreamStatus     pgtype.Int4
+	InputTokens        int64
+	OutputTokens       int64
+	CacheReadTokens    int64
+	CacheWriteTokens   int64
+	ReasoningTokens    int64
+	ToolCalls          json.RawMessage
+	Error              *string
+	RecordedAt         time.Time
+	CostMicros         *int64
+	CacheWrite1hTokens int64
 }
 
 // Newest first, without the prompts. Empty filters match everything. The
@@ -309,6 +318,8 @@ func (q *Queries) InterceptionList(ctx context.Context, arg InterceptionListPara
 			&i.ToolCalls,
 			&i.Error,
 			&i.RecordedAt,
+			&i.CostMicros,
+			&i.CacheWrite1hTokens,
 		); err != nil {
 			return nil, err
 		}
@@ -321,7 +332,7 @@ func (q *Queries) InterceptionList(ctx context.Context, arg InterceptionListPara
 }
 
 const interceptionListByStartedAt = `-- name: InterceptionListByStartedAt :many
-SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at FROM interceptions
+SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, recorded_at, cost_micros, cache_write_1h_tokens FROM interceptions
 WHERE started_at >= $1 AND started_at < $2
   AND ($3::timestamptz IS NULL
        OR (started_at, id) > ($3, $4::uuid))
@@ -382,6 +393,8 @@ func (q *Queries) InterceptionListByStartedAt(ctx context.Context, arg Intercept
 			&i.Prompt,
 			&i.Error,
 			&i.RecordedAt,
+			&i.CostMicros,
+			&i.CacheWrite1hTokens,
 		); err != nil {
 			return nil, err
 		}

@@ -167,33 +167,35 @@ type GroupMember struct {
 }
 
 type Interception struct {
-	ID               uuid.UUID
-	ReplicaID        uuid.UUID
-	RequestID        string
-	UserID           uuid.UUID
-	TokenID          string
-	ProviderID       uuid.UUID
-	ProviderName     string
-	ProviderType     AiProviderType
-	Model            string
-	Endpoint         string
-	Streaming        bool
-	Client           string
-	SessionID        *string
-	StartedAt        time.Time
-	EndedAt          time.Time
-	TtfbMs           pgtype.Int4
-	Status           string
-	UpstreamStatus   pgtype.Int4
-	InputTokens      int64
-	OutputTokens     int64
-	CacheReadTokens  int64
-	CacheWriteTokens int64
-	ReasoningTokens  int64
-	ToolCalls        json.RawMessage
-	Prompt           []byte
-	Error            *string
-	RecordedAt       time.Time
+	ID                 uuid.UUID
+	ReplicaID          uuid.UUID
+	RequestID          string
+	UserID             uuid.UUID
+	TokenID            string
+	ProviderID         uuid.UUID
+	ProviderName       string
+	ProviderType       AiProviderType
+	Model              string
+	Endpoint           string
+	Streaming          bool
+	Client             string
+	SessionID          *string
+	StartedAt          time.Time
+	EndedAt            time.Time
+	TtfbMs             pgtype.Int4
+	Status             string
+	UpstreamStatus     pgtype.Int4
+	InputTokens        int64
+	OutputTokens       int64
+	CacheReadTokens    int64
+	CacheWriteTokens   int64
+	ReasoningTokens    int64
+	ToolCalls          json.RawMessage
+	Prompt             []byte
+	Error              *string
+	RecordedAt         time.Time
+	CostMicros         *int64
+	CacheWrite1hTokens int64
 }
 
 type InterceptionsDefault struct {
@@ -224,6 +226,24 @@ type InterceptionsDefault struct {
 	Prompt           []byte
 	Error            *string
 	RecordedAt       time.Time
+}
+
+type ModelPrice struct {
+	ID             uuid.UUID
+	Source         string
+	ProviderType   AiProviderType
+	Model          string
+	MinInputTokens int64
+	EffectiveFrom  time.Time
+	Input          int64
+	Output         int64
+	CacheRead      int64
+	CacheWrite5m   int64
+	CacheWrite1h   int64
+	Reasoning      *int64
+	Note           string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 type Policy struct {
@@ -265,6 +285,13 @@ type PolicyWindow struct {
 	Settled     int64
 	Granted     int64
 	TightSince  *time.Time
+}
+
+type PriceBookState struct {
+	Singleton   bool
+	DefaultAsOf pgtype.Date
+	LoadedAt    *time.Time
+	LoadedBy    pgtype.UUID
 }
 
 type Replica struct {
@@ -334,6 +361,8 @@ type UsageDaily struct {
 	TtfbP50Weighted    int64
 	TtfbP95Weighted    int64
 	UpdatedAt          time.Time
+	CostMicros         int64
+	UnpricedRequests   int64
 }
 
 type UsageHourly struct {
@@ -356,6 +385,8 @@ type UsageHourly struct {
 	TtfbP50Ms        pgtype.Int4
 	TtfbP95Ms        pgtype.Int4
 	UpdatedAt        time.Time
+	CostMicros       int64
+	UnpricedRequests int64
 }
 
 type UsageRollupState struct {

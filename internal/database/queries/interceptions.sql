@@ -4,14 +4,16 @@
 INSERT INTO interceptions (id, replica_id, request_id, user_id, token_id, provider_id, provider_name,
                            provider_type, model, endpoint, streaming, client, session_id, started_at, ended_at,
                            ttfb_ms, status, upstream_status, input_tokens, output_tokens, cache_read_tokens,
-                           cache_write_tokens, reasoning_tokens, tool_calls, prompt, error)
+                           cache_write_tokens, reasoning_tokens, tool_calls, prompt, error, cost_micros,
+                           cache_write_1h_tokens)
 VALUES (sqlc.arg(id), sqlc.arg(replica_id), sqlc.arg(request_id), sqlc.arg(user_id), sqlc.arg(token_id),
         sqlc.arg(provider_id), sqlc.arg(provider_name), sqlc.arg(provider_type), sqlc.arg(model),
         sqlc.arg(endpoint), sqlc.arg(streaming), sqlc.arg(client), sqlc.narg(session_id), sqlc.arg(started_at),
         sqlc.arg(ended_at), sqlc.narg(ttfb_ms),
         sqlc.arg(status), sqlc.narg(upstream_status), sqlc.arg(input_tokens), sqlc.arg(output_tokens),
         sqlc.arg(cache_read_tokens), sqlc.arg(cache_write_tokens), sqlc.arg(reasoning_tokens),
-        sqlc.arg(tool_calls), sqlc.narg(prompt), sqlc.narg(error));
+        sqlc.arg(tool_calls), sqlc.narg(prompt), sqlc.narg(error), sqlc.narg(cost_micros),
+        sqlc.arg(cache_write_1h_tokens));
 
 -- name: InterceptionListExistingIDs :many
 -- Which of these ids are already written: a batch retried after an attempt
@@ -52,7 +54,8 @@ LIMIT sqlc.arg(row_limit);
 -- drop out and the planner reads the one index and the partitions that fit.
 SELECT id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type, model, endpoint,
        streaming, client, session_id, started_at, ended_at, ttfb_ms, status, upstream_status, input_tokens,
-       output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, error, recorded_at
+       output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, tool_calls, error, recorded_at,
+       cost_micros, cache_write_1h_tokens
 FROM interceptions
 WHERE (sqlc.narg(user_id)::uuid IS NULL OR user_id = sqlc.narg(user_id))
   AND (sqlc.narg(provider_name)::text IS NULL OR provider_name = sqlc.narg(provider_name))

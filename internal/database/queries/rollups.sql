@@ -53,6 +53,12 @@ recomputed AS (
            sum(i.cache_read_tokens)::bigint                   AS cache_read_tokens,
            sum(i.cache_write_tokens)::bigint                  AS cache_write_tokens,
            sum(i.reasoning_tokens)::bigint                    AS reasoning_tokens,
+           coalesce(sum(i.cost_micros), 0)::bigint            AS cost_micros,
+           -- Requests with tokens and no price: their cost is missing from
+           -- cost_micros, and the usage API says so.
+           count(*) FILTER (WHERE i.cost_micros IS NULL
+                              AND i.input_tokens + i.output_tokens + i.cache_read_tokens + i.cache_write_tokens > 0)::bigint
+                                                              AS unpriced_requests,
            percentile_disc(0.5) WITHIN GROUP (ORDER BY floor(extract(epoch FROM i.ended_at - i.started_at) * 1000)::integer)
                                                               AS latency_p50_ms,
            percentile_disc(0.95) WITHIN GROUP (ORDER BY floor(extract(epoch FROM i.ended_at - i.started_at) * 1000)::integer)
@@ -75,11 +81,11 @@ written AS (
     INSERT INTO usage_hourly AS u (hour, user_id, provider_id, provider_name, provider_type, model, client,
                                    requests, errors, input_tokens, output_tokens, cache_read_tokens,
                                    cache_write_tokens, reasoning_tokens, latency_p50_ms, latency_p95_ms,
-                                   ttfb_p50_ms, ttfb_p95_ms, updated_at)
+                                   ttfb_p50_ms, ttfb_p95_ms, cost_micros, unpriced_requests, updated_at)
     SELECT hour, user_id, provider_id, provider_name, provider_type, model, client,
            requests, errors, input_tokens, output_tokens, cache_read_tokens,
            cache_write_tokens, reasoning_tokens, latency_p50_ms, latency_p95_ms,
-           ttfb_p50_ms, ttfb_p95_ms, now()
+           ttfb_p50_ms, ttfb_p95_ms, cost_micros, unpriced_requests, now()
     FROM recomputed
     ON CONFLICT (hour, user_id, provider_id, provider_name, provider_type, model, client) DO UPDATE
     SET requests = excluded.requests, errors = excluded.errors, input_tokens = excluded.input_tokens,
@@ -87,16 +93,19 @@ written AS (
         cache_write_tokens = excluded.cache_write_tokens, reasoning_tokens = excluded.reasoning_tokens,
         latency_p50_ms = excluded.latency_p50_ms, latency_p95_ms = excluded.latency_p95_ms,
         ttfb_p50_ms = excluded.ttfb_p50_ms, ttfb_p95_ms = excluded.ttfb_p95_ms,
+        cost_micros = excluded.cost_micros, unpriced_requests = excluded.unpriced_requests,
         updated_at = excluded.updated_at
     -- A re-run, or a bucket touched only by rows already counted, writes
     -- no new row version: no churn for vacuum, and updated_at says when the
     -- numbers last moved.
     WHERE (u.requests, u.errors, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
-           u.reasoning_tokens, u.latency_p50_ms, u.latency_p95_ms, u.ttfb_p50_ms, u.ttfb_p95_ms)
+           u.reasoning_tokens, u.latency_p50_ms, u.latency_p95_ms, u.ttfb_p50_ms, u.ttfb_p95_ms, u.cost_micros,
+           u.unpriced_requests)
           IS DISTINCT FROM
           (excluded.requests, excluded.errors, excluded.input_tokens, excluded.output_tokens,
            excluded.cache_read_tokens, excluded.cache_write_tokens, excluded.reasoning_tokens,
-           excluded.latency_p50_ms, excluded.latency_p95_ms, excluded.ttfb_p50_ms, excluded.ttfb_p95_ms)
+           excluded.latency_p50_ms, excluded.latency_p95_ms, excluded.ttfb_p50_ms, excluded.ttfb_p95_ms,
+           excluded.cost_micros, excluded.unpriced_requests)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM recomputed)::bigint AS recomputed,
@@ -126,6 +135,8 @@ recomputed AS (
            sum(h.cache_read_tokens)::bigint                                            AS cache_read_tokens,
            sum(h.cache_write_tokens)::bigint                                           AS cache_write_tokens,
            sum(h.reasoning_tokens)::bigint                                             AS reasoning_tokens,
+           sum(h.cost_micros)::bigint                                                  AS cost_micros,
+           sum(h.unpriced_requests)::bigint                                            AS unpriced_requests,
            sum(h.latency_p50_ms::bigint * h.requests)::bigint                          AS latency_p50_weighted,
            sum(h.latency_p95_ms::bigint * h.requests)::bigint                          AS latency_p95_weighted,
            coalesce(sum(h.requests) FILTER (WHERE h.ttfb_p50_ms IS NOT NULL), 0)::bigint AS ttfb_requests,
@@ -146,11 +157,11 @@ written AS (
                                   requests, errors, input_tokens, output_tokens, cache_read_tokens,
                                   cache_write_tokens, reasoning_tokens, latency_p50_weighted,
                                   latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted,
-                                  updated_at)
+                                  cost_micros, unpriced_requests, updated_at)
     SELECT day, user_id, provider_id, provider_name, provider_type, model, client,
            requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
            reasoning_tokens, latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted,
-           ttfb_p95_weighted, now()
+           ttfb_p95_weighted, cost_micros, unpriced_requests, now()
     FROM recomputed
     ON CONFLICT (day, user_id, provider_id, provider_name, provider_type, model, client) DO UPDATE
     SET requests = excluded.requests, errors = excluded.errors, input_tokens = excluded.input_tokens,
@@ -158,15 +169,17 @@ written AS (
         cache_write_tokens = excluded.cache_write_tokens, reasoning_tokens = excluded.reasoning_tokens,
         latency_p50_weighted = excluded.latency_p50_weighted, latency_p95_weighted = excluded.latency_p95_weighted,
         ttfb_requests = excluded.ttfb_requests, ttfb_p50_weighted = excluded.ttfb_p50_weighted,
-        ttfb_p95_weighted = excluded.ttfb_p95_weighted, updated_at = excluded.updated_at
+        ttfb_p95_weighted = excluded.ttfb_p95_weighted, cost_micros = excluded.cost_micros,
+        unpriced_requests = excluded.unpriced_requests, updated_at = excluded.updated_at
     WHERE (d.requests, d.errors, d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens,
            d.reasoning_tokens, d.latency_p50_weighted, d.latency_p95_weighted, d.ttfb_requests,
-           d.ttfb_p50_weighted, d.ttfb_p95_weighted)
+           d.ttfb_p50_weighted, d.ttfb_p95_weighted, d.cost_micros, d.unpriced_requests)
           IS DISTINCT FROM
           (excluded.requests, excluded.errors, excluded.input_tokens, excluded.output_tokens,
            excluded.cache_read_tokens, excluded.cache_write_tokens, excluded.reasoning_tokens,
            excluded.latency_p50_weighted, excluded.latency_p95_weighted, excluded.ttfb_requests,
-           excluded.ttfb_p50_weighted, excluded.ttfb_p95_weighted)
+           excluded.ttfb_p50_weighted, excluded.ttfb_p95_weighted, excluded.cost_micros,
+           excluded.unpriced_requests)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM recomputed)::bigint AS recomputed,
@@ -202,14 +215,16 @@ WITH buckets AS (
            latency_p95_ms::bigint * requests                      AS latency_p95_weighted,
            CASE WHEN ttfb_p50_ms IS NOT NULL THEN requests ELSE 0 END AS ttfb_requests,
            coalesce(ttfb_p50_ms::bigint * requests, 0)            AS ttfb_p50_weighted,
-           coalesce(ttfb_p95_ms::bigint * requests, 0)            AS ttfb_p95_weighted
+           coalesce(ttfb_p95_ms::bigint * requests, 0)            AS ttfb_p95_weighted,
+           cost_micros, unpriced_requests
     FROM usage_hourly head
     WHERE head.hour >= sqlc.arg(from_hour) AND head.hour < sqlc.arg(days_from)
       AND (sqlc.narg(user_id)::uuid IS NULL OR head.user_id = sqlc.narg(user_id)::uuid)
     UNION ALL
     SELECT day, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
-           latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted
+           latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted,
+           cost_micros, unpriced_requests
     FROM usage_daily days
     WHERE days.day >= sqlc.arg(days_from) AND days.day < sqlc.arg(days_to)
       AND (sqlc.narg(user_id)::uuid IS NULL OR days.user_id = sqlc.narg(user_id)::uuid)
@@ -218,7 +233,8 @@ WITH buckets AS (
            input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
            latency_p50_ms::bigint * requests, latency_p95_ms::bigint * requests,
            CASE WHEN ttfb_p50_ms IS NOT NULL THEN requests ELSE 0 END,
-           coalesce(ttfb_p50_ms::bigint * requests, 0), coalesce(ttfb_p95_ms::bigint * requests, 0)
+           coalesce(ttfb_p50_ms::bigint * requests, 0), coalesce(ttfb_p95_ms::bigint * requests, 0),
+           cost_micros, unpriced_requests
     FROM usage_hourly tail
     WHERE tail.hour >= sqlc.arg(days_to) AND tail.hour < sqlc.arg(to_hour)
       AND (sqlc.narg(user_id)::uuid IS NULL OR tail.user_id = sqlc.narg(user_id)::uuid)
@@ -246,7 +262,22 @@ SELECT coalesce(CASE sqlc.arg(group_by)::text
        sum(latency_p95_weighted)::bigint                                                 AS latency_p95_weighted,
        sum(ttfb_requests)::bigint                                                        AS ttfb_requests,
        sum(ttfb_p50_weighted)::bigint                                                    AS ttfb_p50_weighted,
-       sum(ttfb_p95_weighted)::bigint                                                    AS ttfb_p95_weighted
+       sum(ttfb_p95_weighted)::bigint                                                    AS ttfb_p95_weighted,
+       sum(cost_micros)::bigint                                                          AS cost_micros,
+       sum(unpriced_requests)::bigint                                                    AS unpriced_requests
 FROM buckets
 GROUP BY 1, 2, 3, 4, 5, 6, 7
 ORDER BY bucket_start, requests DESC, user_id, provider_name, provider_id, model, client;
+
+-- name: UsageUnpricedModels :many
+-- The models with unpriced requests (tokens, no price) among the buckets
+-- whose hour starts in [from_hour, to_hour), of one user or of all, with
+-- how many: what the usage API and the dashboard's banner name. Read from
+-- the hourly buckets alone: a window's unpriced buckets are few.
+SELECT provider_type::text AS provider_type, model, sum(unpriced_requests)::bigint AS unpriced_requests
+FROM usage_hourly
+WHERE hour >= sqlc.arg(from_hour) AND hour < sqlc.arg(to_hour) AND unpriced_requests > 0
+  AND (sqlc.narg(user_id)::uuid IS NULL OR user_id = sqlc.narg(user_id)::uuid)
+GROUP BY provider_type, model
+ORDER BY unpriced_requests DESC, provider_type, model
+LIMIT 100;
