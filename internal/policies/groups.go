@@ -51,8 +51,8 @@ type GroupPatch struct {
 
 func validateGroup(name, displayName string) error {
 	var vs []apperr.Validation
-	if !namePattern.MatchString(name) {
-		vs = append(vs, apperr.Validation{Field: "name", Detail: nameRule})
+	if !validName(name) {
+		vs = append(vs, apperr.Validation{Field: "name", Detail: nameRule + ", and not an id"})
 	}
 	if len(displayName) > maxDisplayName || strings.TrimSpace(displayName) != displayName {
 		vs = append(vs, apperr.Validation{Field: "display_name", Detail: fmt.Sprintf("must be at most %d bytes, without surrounding spaces", maxDisplayName)})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/google/uuid"
+
 	"github.com/aigate/aigate/internal/apperr"
 )
 
@@ -15,6 +17,18 @@ import (
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 const nameRule = "must be 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit, such as team-search"
+
+// validName reports whether name may name a group or a policy: the schema's
+// pattern, and not the form of an id, since a path value that parses as an
+// id is looked up as one (a policy named like another's id could never be
+// reached by its name).
+func validName(name string) bool {
+	if !namePattern.MatchString(name) {
+		return false
+	}
+	_, err := uuid.Parse(name)
+	return err != nil
+}
 
 // Bounds on what a policy carries.
 const (
@@ -98,8 +112,8 @@ func (d draft) validate() (spec, error) {
 	}
 	s := spec{p: Policy{Name: d.Name, Description: d.Description, Scope: d.Scope, PerMember: d.PerMember,
 		Kind: d.Kind, Period: d.Period, Enabled: d.Enabled == nil || *d.Enabled}}
-	if !namePattern.MatchString(d.Name) {
-		bad("name", nameRule)
+	if !validName(d.Name) {
+		bad("name", nameRule+", and not an id")
 	}
 	if len(d.Description) > maxDescription {
 		bad("description", "must be at most %d bytes", maxDescription)

@@ -180,6 +180,10 @@ func (p Policy) AppliesTo(userID uuid.UUID, tokenIDs []string, groups []uuid.UUI
 	return p.scopeMatches(userID, "", groups)
 }
 
+// Allows reports whether a models policy lets its scope call model: the
+// model matches one of AllowModels.
+func (p Policy) Allows(model string) bool { return MatchAny(p.AllowModels, model) }
+
 // Subject is the subject of the window a request of userID draws on: "" for
 // a shared pool, the user's id for a per-member policy.
 func (p Policy) Subject(userID uuid.UUID) string {

@@ -75,7 +75,7 @@ func TestWindow(t *testing.T) {
 // the day window that Window gives it, and consecutive days tile time.
 func TestWindowEveryHourOfAYear(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago"} {
+	for _, name := range []string{"Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago", "America/Havana", "Asia/Beirut"} {
 		loc := zone(t, name)
 		for _, period := range []policies.Period{policies.PeriodDay, policies.PeriodWeek, policies.PeriodMonth} {
 			p := policies.Policy{Period: period, Location: loc}
@@ -89,6 +89,10 @@ func TestWindowEveryHourOfAYear(t *testing.T) {
 					require.True(t, start.Equal(prevEnd), "%s %s: windows tile at %s", name, period, at)
 				}
 				prevStart, prevEnd = start, end
+				// The window starts on the first instant of its local day:
+				// the instant before is on the day before.
+				before, first := start.Add(-time.Second).In(loc), start.In(loc)
+				require.NotEqual(t, first.Format(time.DateOnly), before.Format(time.DateOnly), "%s %s at %s: %s starts mid-day", name, period, at, first)
 				if period == policies.PeriodDay {
 					local := start.In(loc)
 					// 01:00 where midnight falls in a spring-forward gap.
@@ -157,5 +161,39 @@ func TestUSD(t *testing.T) {
 	}
 	for micros, want := range map[int64]string{25_000_000: "25.00", 1: "0.000001", 1_500_000: "1.50", 0: "0.00", 1_234_567: "1.234567", -1_500: "-0.0015"} {
 		require.Equal(t, want, policies.FormatUSD(micros))
+	}
+}
+
+func TestAllows(t *testing.T) {
+	t.Parallel()
+	p := policies.Policy{Kind: policies.KindModels, AllowModels: []string{"gpt-4.1", "claude-sonnet-*"}}
+	require.True(t, p.Allows("gpt-4.1"))
+	require.False(t, p.Allows("gpt-4.1-mini"))
+	require.True(t, p.Allows("claude-sonnet-4-5"))
+	require.False(t, p.Allows("claude-opus-4-1"))
+}
+
+// The engine asks Window and Matches on every admission; they must cost
+// next to nothing against its 100 µs budget.
+func BenchmarkWindow(b *testing.B) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(b, err)
+	at := time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)
+	for _, period := range []policies.Period{policies.PeriodMinute, policies.PeriodDay, policies.PeriodWeek, policies.PeriodMonth} {
+		p := policies.Policy{Period: period, Location: berlin}
+		b.Run(string(period), func(b *testing.B) {
+			for b.Loop() {
+				p.Window(at)
+			}
+		})
+	}
+}
+
+func BenchmarkMatches(b *testing.B) {
+	user, team := uuid.New(), uuid.New()
+	groups := []uuid.UUID{uuid.New(), uuid.New(), team}
+	p := policies.Policy{Scope: policies.ScopeGroup, GroupID: team, Providers: []string{"anthropic", "openai"}, Models: []string{"gpt-4o", "claude-*"}}
+	for b.Loop() {
+		p.Matches(user, "tok", groups, "anthropic", "claude-sonnet-4-5")
 	}
 }

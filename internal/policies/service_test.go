@@ -185,6 +185,7 @@ func TestPolicyValidation(t *testing.T) {
 		detail string
 	}{
 		{"name", base(func(in *policies.Input) { in.Name = "Team Budget" }), "name", "lowercase"},
+		{"name like an id", base(func(in *policies.Input) { in.Name = "0190d5f8-7c1e-7a3b-9e4f-0123456789ab" }), "name", "not an id"},
 		{"scope", base(func(in *policies.Input) { in.Scope = "team" }), "scope", "everyone, group, user, token"},
 		{"group missing", base(func(in *policies.Input) { in.Scope = policies.ScopeGroup }), "group", "required"},
 		{"group unknown", base(func(in *policies.Input) { in.Scope, in.Group = policies.ScopeGroup, "nope" }), "group", `no group "nope"`},

@@ -1,8 +1,10 @@
 package policies
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -96,11 +98,19 @@ func (s *Service) Statuses(ctx context.Context, v View, at time.Time, only uuid.
 	out := []WindowStatus{}
 	for _, r := range rows {
 		st := statusOf(p, r.Subject, start, end, r.Settled, r.Granted)
-		if id, err := uuid.Parse(r.Subject); err == nil {
-			st.User = s.email(ctx, id)
+		if r.UserEmail != nil {
+			st.User = *r.UserEmail
 		}
 		out = append(out, st)
 	}
+	// By email, as people look for themselves; a deleted user's window
+	// (no email) goes last.
+	slices.SortStableFunc(out, func(a, b WindowStatus) int {
+		if (a.User == "") != (b.User == "") {
+			return cmp.Compare(b.User, a.User)
+		}
+		return cmp.Or(cmp.Compare(a.User, b.User), cmp.Compare(a.Subject, b.Subject))
+	})
 	return out, nil
 }
 

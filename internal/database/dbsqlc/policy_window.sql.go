@@ -14,10 +14,11 @@ import (
 
 const policyWindowsAt = `-- name: PolicyWindowsAt :many
 
-SELECT subject, window_start, window_end, settled, granted
-FROM policy_windows
-WHERE policy_id = $1 AND window_start = $2
-ORDER BY subject
+SELECT w.subject, w.window_start, w.window_end, w.settled, w.granted, u.email AS user_email
+FROM policy_windows w
+LEFT JOIN users u ON u.id = NULLIF(w.subject, '')::uuid
+WHERE w.policy_id = $1 AND w.window_start = $2
+ORDER BY w.subject
 `
 
 type PolicyWindowsAtParams struct {
@@ -31,12 +32,14 @@ type PolicyWindowsAtRow struct {
 	WindowEnd   time.Time
 	Settled     int64
 	Granted     int64
+	UserEmail   *string
 }
 
 // (Not policy_windows.sql: Go reads a file name ending in _windows, up to its
 // first dot, as a Windows-only file, and the generated code would vanish.)
 // The windows of a policy that start at window_start, one per subject, for
-// its status (” alone for a shared pool).
+// its status (” alone for a shared pool), with the email of a per-member
+// window's user (subjects are ” or a user id).
 func (q *Queries) PolicyWindowsAt(ctx context.Context, arg PolicyWindowsAtParams) ([]PolicyWindowsAtRow, error) {
 	rows, err := q.db.Query(ctx, policyWindowsAt, arg.PolicyID, arg.WindowStart)
 	if err != nil {
@@ -52,6 +55,7 @@ func (q *Queries) PolicyWindowsAt(ctx context.Context, arg PolicyWindowsAtParams
 			&i.WindowEnd,
 			&i.Settled,
 			&i.Granted,
+			&i.UserEmail,
 		); err != nil {
 			return nil, err
 		}
