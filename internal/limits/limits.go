@@ -127,8 +127,10 @@ type Config struct {
 	ReplicaID uuid.UUID
 	// Load reads the enabled rules (called at start and on every change).
 	Load func(ctx context.Context) ([]Rule, error)
-	// ChangedChannel is notified when rules change; "" for none.
-	ChangedChannel string
+	// ChangedChannels are notified when rules may have changed: the
+	// policies' own, and the users' and tokens' (a deleted user or token
+	// takes its policies and memberships with it).
+	ChangedChannels []string
 	// LeaseTTL is how long a lease outlives its replica's last renewal.
 	LeaseTTL time.Duration
 	// ReclaimWait bounds the wait for other replicas' idle allowance.
@@ -210,11 +212,11 @@ func (e *Engine) Start(ctx context.Context) error {
 			{ReclaimChannel, e.onReclaim},
 			{ReturnedChannel, func(pubsub.Event) { e.wake() }},
 		}
-		if e.cfg.ChangedChannel != "" {
+		for _, ch := range e.cfg.ChangedChannels {
 			subs = append(subs, struct {
 				ch string
 				fn func(pubsub.Event)
-			}{e.cfg.ChangedChannel, func(pubsub.Event) { e.reloadLogged() }})
+			}{ch, func(pubsub.Event) { e.reloadLogged() }})
 		}
 		for _, s := range subs {
 			unsub, err := e.cfg.PubSub.Subscribe(s.ch, s.fn)

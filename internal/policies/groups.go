@@ -120,7 +120,7 @@ func (s *Service) CreateGroup(ctx context.Context, actor audit.Actor, in GroupIn
 	if err := validateGroup(in.Name, in.DisplayName); err != nil {
 		return Group{}, err
 	}
-	return database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (Group, error) {
+	return commitTx(ctx, s, func(ctx context.Context, tx pgx.Tx) (Group, error) {
 		q := dbsqlc.New(tx)
 		id, err := uuid.NewRandom()
 		if err != nil {
@@ -142,7 +142,7 @@ func (s *Service) UpdateGroup(ctx context.Context, actor audit.Actor, ref string
 	if p.Name == nil && p.DisplayName == nil {
 		return Group{}, apperr.Invalid(apperr.Validation{Field: "body", Detail: "give at least one of name, display_name"})
 	}
-	return database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (Group, error) {
+	return commitTx(ctx, s, func(ctx context.Context, tx pgx.Tx) (Group, error) {
 		q := dbsqlc.New(tx)
 		old, err := lookupGroup(ctx, q, ref, true)
 		if err != nil {
@@ -173,7 +173,7 @@ func (s *Service) UpdateGroup(ctx context.Context, actor audit.Actor, ref string
 // policies name is kept: deleting it would silently delete them too (the
 // schema cascades), and a budget should not vanish as a side effect.
 func (s *Service) DeleteGroup(ctx context.Context, actor audit.Actor, ref string) error {
-	_, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+	_, err := commitTx(ctx, s, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
 		q := dbsqlc.New(tx)
 		g, err := lookupGroup(ctx, q, ref, true)
 		if err != nil {
@@ -218,7 +218,7 @@ func (s *Service) RemoveMember(ctx context.Context, actor audit.Actor, ref, user
 }
 
 func (s *Service) membership(ctx context.Context, actor audit.Actor, ref, userRef string, add bool) (Group, error) {
-	return database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (Group, error) {
+	return commitTx(ctx, s, func(ctx context.Context, tx pgx.Tx) (Group, error) {
 		q := dbsqlc.New(tx)
 		g, err := lookupGroup(ctx, q, ref, true)
 		if err != nil {

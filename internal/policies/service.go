@@ -25,6 +25,23 @@ type Service struct {
 	db    *database.DB
 	audit *audit.Recorder
 	now   func() time.Time
+	// committed is called after every change commits; see OnCommit.
+	committed func(context.Context)
+}
+
+// OnCommit makes every change call f once it has committed, before the
+// change's method returns: the server reloads its replica's policy engine
+// there, so a request made after the API answered is judged by the change
+// (other replicas follow on ChangedChannel).
+func (s *Service) OnCommit(f func(context.Context)) { s.committed = f }
+
+// commitTx is database.Tx, then the OnCommit hook when it committed.
+func commitTx[T any](ctx context.Context, s *Service, fn func(ctx context.Context, tx pgx.Tx) (T, error)) (T, error) {
+	v, err := database.Tx(ctx, s.db, fn)
+	if err == nil && s.committed != nil {
+		s.committed(ctx)
+	}
+	return v, err
 }
 
 // NewService returns the service; now is the clock of created_at and
@@ -273,7 +290,7 @@ func (s *Service) Create(ctx context.Context, actor audit.Actor, in Input) (View
 	if err != nil {
 		return View{}, err
 	}
-	return database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (View, error) {
+	return commitTx(ctx, s, func(ctx context.Context, tx pgx.Tx) (View, error) {
 		q := dbsqlc.New(tx)
 		group, user, err := resolve(ctx, q, &sp)
 		if err != nil {
@@ -337,7 +354,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, pat
 	if patch.empty() {
 		return View{}, apperr.Invalid(apperr.Validation{Field: "body", Detail: "give at least one field to change, such as limit_usd or enabled"})
 	}
-	return database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (View, error) {
+	return commitTx(ctx, s, func(ctx context.Context, tx pgx.Tx) (View, error) {
 		q := dbsqlc.New(tx)
 		row, err := lookupPolicy(ctx, q, ref, true)
 		if err != nil {
@@ -380,7 +397,7 @@ func (s *Service) Update(ctx context.Context, actor audit.Actor, ref string, pat
 
 // Delete removes the policy ref, and with it its windows and leases.
 func (s *Service) Delete(ctx context.Context, actor audit.Actor, ref string) error {
-	_, err := database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
+	_, err := commitTx(ctx, s, func(ctx context.Context, tx pgx.Tx) (struct{}, error) {
 		q := dbsqlc.New(tx)
 		row, err := lookupPolicy(ctx, q, ref, true)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/aigate/aigate/internal/auth"
 	"github.com/aigate/aigate/internal/limits"
 	"github.com/aigate/aigate/internal/policies"
 )
@@ -15,7 +16,7 @@ import (
 func (s *System) startLimits(ctx context.Context) error {
 	db := s.opened.DB
 	s.limits = limits.New(limits.Config{
-		DB: db, PubSub: s.pubsub, ReplicaID: s.replicaID, ChangedChannel: policies.ChangedChannel,
+		DB: db, PubSub: s.pubsub, ReplicaID: s.replicaID, ChangedChannels: []string{policies.ChangedChannel, auth.ChangesChannel},
 		LeaseTTL: s.cfg.PolicyLeaseTTL, Clock: s.clock, Logger: s.logger.With("component", "limits"), Registerer: s.reg,
 		Load: func(ctx context.Context) ([]limits.Rule, error) {
 			ps, err := policies.LoadEnabled(ctx, db)

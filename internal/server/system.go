@@ -477,7 +477,16 @@ func (s *System) startUsage(ctx context.Context) error {
 func (s *System) mountRoutes(context.Context) error {
 	a := api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now)
 	a.ServeFrom(s.reloader.Snapshot)
-	a.UsePolicies(policies.NewService(s.opened.DB, s.audit(), s.clock.Now))
+	ps := policies.NewService(s.opened.DB, s.audit(), s.clock.Now)
+	// Read your writes, as for providers: this replica enforces a change
+	// before its API answers; a failed reload is retried by the change's
+	// notification.
+	ps.OnCommit(func(ctx context.Context) {
+		if err := s.limits.Reload(ctx); err != nil {
+			s.logger.Warn("reload after a policy change failed; the change notification will reload", "error", err)
+		}
+	})
+	a.UsePolicies(ps)
 	a.PricesFrom(s.prices)
 	a.Mount(s.http)
 	dash, err := dashboard.New(dashboard.Config{API: a.Handler(), Logger: s.logger.With("component", "dashboard"), Now: s.clock.Now, HasUsers: s.users.Any})
