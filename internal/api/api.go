@@ -21,6 +21,7 @@ import (
 	"github.com/aigate/aigate/internal/database"
 	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
+	"github.com/aigate/aigate/internal/policies"
 	"github.com/aigate/aigate/internal/pricing"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/users"
@@ -32,6 +33,7 @@ type API struct {
 	authn     *auth.Authenticator
 	users     *users.Service
 	providers *providers.Service
+	policies  *policies.Service // see UsePolicies
 	logger    *slog.Logger
 	now       func() time.Time
 	// serving is the replica's current provider snapshot (nil: none), for
@@ -153,6 +155,21 @@ func (a *API) routes() []route {
 		{"GET /api/v1/interceptions", roles(owner, auditor, member), ok, a.listInterceptions},
 		// A member asking for someone else's gets the 404 of an unknown id.
 		{"GET /api/v1/interceptions/{interception}", roles(owner, auditor, member), ok, a.getInterception},
+		{"GET /api/v1/groups", roles(owner, auditor), ok, a.listGroups},
+		{"POST /api/v1/groups", roles(owner), created, a.createGroup},
+		{"GET /api/v1/groups/{group}", roles(owner, auditor), ok, a.getGroup},
+		{"PATCH /api/v1/groups/{group}", roles(owner), ok, a.updateGroup},
+		{"DELETE /api/v1/groups/{group}", roles(owner), noContent, a.deleteGroup},
+		{"PUT /api/v1/groups/{group}/members/{user}", roles(owner), ok, a.addGroupMember},
+		{"DELETE /api/v1/groups/{group}/members/{user}", roles(owner), noContent, a.removeGroupMember},
+		// Members too: the handlers show a member only the policies that
+		// apply to them, and of a per-member policy their own window.
+		{"GET /api/v1/policies", roles(owner, auditor, member), ok, a.listPolicies},
+		{"POST /api/v1/policies", roles(owner), created, a.createPolicy},
+		{"GET /api/v1/policies/{policy}", roles(owner, auditor, member), ok, a.getPolicy},
+		{"PATCH /api/v1/policies/{policy}", roles(owner), ok, a.updatePolicy},
+		{"DELETE /api/v1/policies/{policy}", roles(owner), noContent, a.deletePolicy},
+		{"GET /api/v1/policies/{policy}/status", roles(owner, auditor, member), ok, a.policyStatus},
 		// Members too: what their requests cost is no secret to them.
 		{"GET /api/v1/prices", roles(owner, auditor, member), ok, a.listPrices},
 		{"PUT /api/v1/prices", roles(owner), ok, a.setPrice},

@@ -125,10 +125,33 @@ func routeCases() map[string]routeCase {
 		"GET /api/v1/usage":                          {query: []string{"from", "to", "group_by", "user"}},
 		"GET /api/v1/interceptions":                  {query: []string{"user", "provider", "model", "client", "session", "status", "since", "until", "limit", "cursor"}},
 		"GET /api/v1/interceptions/{interception}":   {},
-		"GET /api/v1/prices":                         {query: []string{"provider_type", "source"}},
-		"PUT /api/v1/prices":                         {body: priceBody()},
-		"POST /api/v1/prices/import":                 {body: map[string]any{"prices": []any{priceBody()}}},
-		"DELETE /api/v1/prices/{price}":              {},
+		// Groups and policies: a body is judged before its group or policy
+		// is looked up, so these need not exist.
+		"GET /api/v1/groups":                           {},
+		"POST /api/v1/groups":                          {body: map[string]any{"name": "probe", "display_name": "Probe"}},
+		"GET /api/v1/groups/{group}":                   {},
+		"PATCH /api/v1/groups/{group}":                 {body: map[string]any{"name": "probe", "display_name": "Probe"}},
+		"DELETE /api/v1/groups/{group}":                {},
+		"PUT /api/v1/groups/{group}/members/{user}":    {},
+		"DELETE /api/v1/groups/{group}/members/{user}": {},
+		"GET /api/v1/policies":                         {},
+		"POST /api/v1/policies":                        {body: policyBody()},
+		"GET /api/v1/policies/{policy}":                {},
+		"PATCH /api/v1/policies/{policy}":              {body: policyBody()},
+		"DELETE /api/v1/policies/{policy}":             {},
+		"GET /api/v1/policies/{policy}/status":         {},
+		"GET /api/v1/prices":                           {query: []string{"provider_type", "source"}},
+		"PUT /api/v1/prices":                           {body: priceBody()},
+		"POST /api/v1/prices/import":                   {body: map[string]any{"prices": []any{priceBody()}}},
+		"DELETE /api/v1/prices/{price}":                {},
+	}
+}
+
+func policyBody() map[string]any {
+	return map[string]any{
+		"name": "probe", "description": "Probe", "scope": "everyone", "group": "g", "user": "u", "token": "t",
+		"providers": []any{"openai"}, "models": []any{"gpt-*"}, "kind": "budget", "period": "day", "limit_usd": "1.00",
+		"allow_models": []any{"gpt-4o"}, "time_zone": "UTC",
 	}
 }
 
@@ -241,8 +264,10 @@ func TestTextRefusedOnEveryRoute(t *testing.T) {
 	t.Parallel()
 	r, _, owner := setup(t)
 	fx := makeFixtures(t, r, owner)
-	valid := map[string]string{"user": fx.user, "token": fx.token, "provider": fx.provider, "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ab", "price": "0190d5f8-7c1e-7a3b-9e4f-0123456789ad"}
-	missing := map[string]string{"user": "nobody@example.com", "token": "nonexistent00", "provider": "nonexistent", "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ac", "price": "0190d5f8-7c1e-7a3b-9e4f-0123456789ae"}
+	valid := map[string]string{"user": fx.user, "token": fx.token, "provider": fx.provider, "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ab",
+		"group": "team", "policy": "budget", "price": "0190d5f8-7c1e-7a3b-9e4f-0123456789ad"}
+	missing := map[string]string{"user": "nobody@example.com", "token": "nonexistent00", "provider": "nonexistent", "interception": "0190d5f8-7c1e-7a3b-9e4f-0123456789ac",
+		"group": "nonexistent", "policy": "nonexistent", "price": "0190d5f8-7c1e-7a3b-9e4f-0123456789ae"}
 
 	cases := routeCases()
 	patterns := api.Patterns()

@@ -75,6 +75,8 @@ func Root() *Command {
 			usageCommand(),
 			interceptionsCommand(),
 			pricesCommand(),
+			groupsCommand(),
+			policiesCommand(),
 		},
 	}
 }

@@ -56,6 +56,9 @@ type Server struct {
 	ProviderReloadInterval time.Duration
 	// UsageFlushInterval is how often a replica writes its usage counters.
 	UsageFlushInterval time.Duration
+	// PolicyLeaseTTL is how long a replica's lease of policy allowance
+	// outlives its last renewal.
+	PolicyLeaseTTL time.Duration
 	// UsageRollupInterval is the rollups' period, run at multiples of it.
 	UsageRollupInterval time.Duration
 	// TelemetryURL, when set, receives each usage snapshot as JSON.
@@ -171,6 +174,12 @@ func ServerOptions(c *Server) []*Option {
 			Description: "How often each replica writes its in-memory usage counters to the database (and once more at shutdown).",
 			Expect:      "a duration such as 30s or 1m",
 			Set:         duration(&c.UsageFlushInterval),
+		},
+		{
+			Flag: "policy-lease-ttl", Env: "AIGATE_POLICY_LEASE_TTL", Arg: "DURATION", Default: "30s",
+			Description: "How long the policy allowance a replica leases (budgets, rate limits, concurrency caps) outlives the replica's last renewal; a replica renews every third of it. When a replica dies, what it held returns to the other replicas after at most this long.",
+			Expect:      "a duration of at least 3s, such as 30s",
+			Set:         atLeast(&c.PolicyLeaseTTL, 3*time.Second),
 		},
 		{
 			Flag: "usage-rollup-interval", Env: "AIGATE_USAGE_ROLLUP_INTERVAL", Arg: "DURATION", Default: "5m",
@@ -413,6 +422,20 @@ func duration(p *time.Duration) func(string) error {
 			return errors.New("must be positive")
 		}
 		*p = d
+		return nil
+	}
+}
+
+// atLeast reads a duration no shorter than least.
+func atLeast(p *time.Duration, least time.Duration) func(string) error {
+	read := duration(p)
+	return func(v string) error {
+		if err := read(v); err != nil {
+			return err
+		}
+		if *p < least {
+			return fmt.Errorf("must be at least %s", least)
+		}
 		return nil
 	}
 }

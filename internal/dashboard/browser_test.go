@@ -205,7 +205,7 @@ func TestBrowserOwnerAndMember(t *testing.T) {
 	m.Navigate(t, r.URL+"/?range=24h")
 	require.Equal(t, "My usage", m.Text(t, "h1"))
 	require.Equal(t, int64(2), number(t, m.Text(t, `[data-stat="requests"]`)))
-	require.Equal(t, []string{"Overview", "Requests", "Prices", "My tokens", "Connect your tools"}, m.Texts(t, `header nav a`))
+	require.Equal(t, []string{"Overview", "Requests", "My budgets", "Prices", "My tokens", "Connect your tools"}, m.Texts(t, `header nav a`))
 	m.Navigate(t, r.URL+"/requests")
 	require.Len(t, m.Texts(t, `[data-table="requests"] tbody tr`), 2)
 	for _, admin := range []string{"/users", "/audit", "/providers/openai", "/requests?user=owner@example.com"} {
@@ -283,6 +283,9 @@ func TestBrowserHostileNamesRunNoScript(t *testing.T) {
 		{"/users/" + h.user.ID, "#name", ""},
 		{"/connect", `[data-provider="openai"] h2`, xssProvider},
 		{"/audit", `[data-table="audit"]`, "mallory@example.com"},
+		{"/groups", `[data-table="groups"] tbody td`, xssProvider},
+		{"/groups/team", `[data-table="members"] tbody td`, xssUser},
+		{"/policies", `[data-table="policies"] tbody td`, "models " + xssPattern},
 	} {
 		require.Equal(t, int64(http.StatusOK), b.Navigate(t, h.URL+tc.path), tc.path)
 		if tc.want != "" {
@@ -301,6 +304,8 @@ func TestBrowserHostileNamesRunNoScript(t *testing.T) {
 	m.FillLabelled(t, "Password", "password-member")
 	m.ClickButtonAndWait(t, "Sign in")
 	require.Contains(t, m.Text(t, "header .user"), xssUser)
+	m.Navigate(t, h.URL+"/budgets")
+	require.Contains(t, m.Text(t, `[data-policy="team-daily"]`), "models "+xssPattern)
 	m.Navigate(t, h.URL+"/tokens")
 	m.RequireNoConsoleErrors(t)
 }
@@ -320,7 +325,7 @@ func TestBrowserPhoneAndKeyboard(t *testing.T) {
 	b.Run(t, chromedp.SendKeys(chromedp.CSS("#password"), d.ownerPwd))
 	require.Equal(t, int64(http.StatusOK), b.PressEnterAndWait(t))
 	require.Equal(t, "Overview", b.Text(t, "h1"))
-	for _, path := range []string{"/", "/requests", "/providers", "/providers/new", "/users", "/audit", "/tokens", "/connect"} {
+	for _, path := range []string{"/", "/requests", "/providers", "/providers/new", "/users", "/audit", "/tokens", "/connect", "/groups", "/policies"} {
 		require.Equal(t, int64(http.StatusOK), b.Navigate(t, d.URL+path), path)
 		b.RequireNoHorizontalScroll(t)
 	}

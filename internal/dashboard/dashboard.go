@@ -83,6 +83,9 @@ var (
 	everyone = role{auth.RoleOwner, auth.RoleAuditor, auth.RoleMember}
 	readers  = role{auth.RoleOwner, auth.RoleAuditor}
 	owners   = role{auth.RoleOwner}
+	// members is for a member's own views (My budgets), where an owner's
+	// or auditor's API answers would be everyone's.
+	members = role{auth.RoleMember}
 )
 
 // page is one row of the route table.
@@ -115,6 +118,16 @@ func (d *Dashboard) routes() []page {
 		{"POST /users/{user}/delete", owners, d.deleteUser},
 		{"POST /users/{user}/tokens/{token}/revoke", owners, d.revokeUserToken},
 		{"GET /audit", readers, d.audit},
+		{"GET /groups", readers, d.groups},
+		{"POST /groups", owners, d.createGroup},
+		{"GET /groups/{group}", readers, d.group},
+		{"POST /groups/{group}/members", owners, d.addGroupMember},
+		{"POST /groups/{group}/members/{user}/remove", owners, d.removeGroupMember},
+		{"POST /groups/{group}/delete", owners, d.deleteGroup},
+		{"GET /policies", readers, d.policies},
+		{"POST /policies", owners, d.createPolicy},
+		{"POST /policies/{policy}/delete", owners, d.deletePolicy},
+		{"GET /budgets", members, d.budgets},
 		{"GET /prices", everyone, d.prices},
 		{"POST /prices", owners, d.setPrice},
 		{"POST /prices/{price}/delete", owners, d.deletePrice},
@@ -132,6 +145,9 @@ var nav = []struct {
 	{"/providers", "Providers", readers},
 	{"/users", "Users", owners},
 	{"/audit", "Audit log", readers},
+	{"/groups", "Groups", readers},
+	{"/policies", "Policies", readers},
+	{"/budgets", "My budgets", members},
 	{"/prices", "Prices", everyone},
 	{"/tokens", "My tokens", everyone},
 	{"/connect", "Connect your tools", everyone},
@@ -325,6 +341,12 @@ var flashes = map[string]string{
 	"price-set":         "Price set. Requests from its effective date on are costed with it, on every replica.",
 	"price-deleted":     "Price override deleted; the default applies again.",
 	"signed-out":        "You are signed out.",
+	"group-created":     "Group created.",
+	"group-deleted":     "Group deleted.",
+	"member-added":      "Member added.",
+	"member-removed":    "Member removed.",
+	"policy-created":    "Policy created. Replicas enforce it within moments.",
+	"policy-deleted":    "Policy deleted.",
 }
 
 // seeOther sends the browser on after a change; done is the code of the

@@ -167,7 +167,8 @@ func TestMemberCannotReachAdminPages(t *testing.T) {
 	member.signIn("mia@example.com", "password-member")
 	auditor := newBrowser(t, d.URL)
 	auditor.signIn("ada@example.com", "password-auditor")
-	fill := map[string]string{"provider": "openai", "user": ownerUser.ID, "token": "aig_x", "action": "delete", "id": "x", "session": "s"}
+	fill := map[string]string{"provider": "openai", "user": ownerUser.ID, "token": "aig_x", "action": "delete", "id": "x", "session": "s",
+		"group": "team", "policy": "budget"}
 	routes := dashboard.Routes()
 	require.NotEmpty(t, routes)
 	for _, rt := range routes {

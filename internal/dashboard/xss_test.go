@@ -19,6 +19,7 @@ const (
 	xssProvider = `<script>alert("provider")</script>`
 	xssUser     = `"><img src=x onerror=alert("user")>`
 	xssModel    = `<script>alert("model")</script>`
+	xssPattern  = `<script>alert(1)</script>*`
 )
 
 // hostile is a deployment whose provider display name, user name and model
@@ -38,6 +39,17 @@ func setupHostile(t *testing.T) *hostile {
 		BaseURL: mock.OpenAIBaseURL(), APIKeys: []client.ProviderKeyInput{client.NewKey("sk-upstream-0123456789abcdef")}})
 	require.NoError(t, err)
 	u, err := d.owner.CreateUser(ctx, client.UserInput{Email: "mallory@example.com", Name: xssUser, Password: "password-member", Role: "member"})
+	require.NoError(t, err)
+	// A team named in markup, the user in it, and a budget for it whose
+	// model pattern is markup too; it names a provider that does not exist,
+	// so it limits none of the requests here.
+	_, err = d.owner.CreateGroup(ctx, client.GroupInput{Name: "team", DisplayName: xssProvider})
+	require.NoError(t, err)
+	_, err = d.owner.AddGroupMember(ctx, "team", u.ID)
+	require.NoError(t, err)
+	limit := "5"
+	_, err = d.owner.CreatePolicy(ctx, client.PolicyInput{Name: "team-daily", Scope: "group", Group: "team", PerMember: true, Kind: "budget",
+		Period: "day", LimitUSD: &limit, Providers: []string{"nowhere"}, Models: []string{xssPattern}})
 	require.NoError(t, err)
 	chat(t, d.URL+"/ai/openai/v1", d.gatewayToken(t, u.ID), xssModel, 1)
 	d.settle(t, 1)
@@ -72,6 +84,9 @@ func TestHostileNamesRenderAsText(t *testing.T) {
 		{"/users", []string{"&#34;&gt;&lt;img src=x onerror=alert(&#34;user&#34;)&gt;"}},
 		{"/users/" + h.user.ID, []string{"&#34;&gt;&lt;img src=x onerror=alert(&#34;user&#34;)&gt;"}},
 		{"/audit", []string{"mallory@example.com"}},
+		{"/groups", []string{"&lt;script&gt;alert(&#34;provider&#34;)&lt;/script&gt;"}},
+		{"/groups/team", []string{"&#34;&gt;&lt;img src=x onerror=alert(&#34;user&#34;)&gt;"}},
+		{"/policies", []string{"models &lt;script&gt;alert(1)&lt;/script&gt;*"}},
 	} {
 		code, _ := b.get(tc.path)
 		require.Equal(t, http.StatusOK, code, "%s: %s", tc.path, b.last)
@@ -83,7 +98,7 @@ func TestHostileNamesRenderAsText(t *testing.T) {
 	// The member's own pages too: their name is in the header.
 	m := newBrowser(t, h.URL)
 	m.signIn("mallory@example.com", "password-member")
-	for _, path := range []string{"/", "/requests", "/tokens", "/connect"} {
+	for _, path := range []string{"/", "/requests", "/tokens", "/connect", "/budgets"} {
 		code, _ := m.get(path)
 		require.Equal(t, http.StatusOK, code, path)
 		require.Nil(t, rawMarkup.FindStringIndex(m.last), "%s shows markup unescaped", path)

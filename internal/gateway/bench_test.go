@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aigate/aigate/internal/llmmock"
+	"github.com/aigate/aigate/internal/policies"
 	"github.com/aigate/aigate/internal/providers"
 )
 
@@ -68,6 +69,19 @@ func BenchmarkStream(b *testing.B) {
 	b.Run("gateway", func(b *testing.B) {
 		e := setup(b, options{})
 		e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
+		run(b, e.url+"/ai/oa/v1/chat/completions", e.token)
+	})
+	// The same with policies in force: a daily token limit for the user
+	// and a concurrency cap for everyone, both far from reached, so every
+	// request is admitted from the leases in memory and settled with its
+	// interception. The bound: within 5 % of "gateway".
+	b.Run("gateway with policies", func(b *testing.B) {
+		e := setup(b, options{})
+		e.addProvider("oa", "openai", mock.OpenAIBaseURL(), openAIKey)
+		e.addPolicy(b, policies.Input{Name: "tokens", Scope: policies.ScopeUser, User: "dev@example.com",
+			Kind: policies.KindTokens, Period: policies.PeriodDay, Limit: limit(1 << 50)})
+		e.addPolicy(b, policies.Input{Name: "in-flight", Scope: policies.ScopeEveryone, Kind: policies.KindConcurrency,
+			Limit: limit(100_000)})
 		run(b, e.url+"/ai/oa/v1/chat/completions", e.token)
 	})
 }

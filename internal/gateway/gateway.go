@@ -18,6 +18,7 @@ import (
 	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/limits"
 	"github.com/aigate/aigate/internal/llmwire"
 	"github.com/aigate/aigate/internal/usage"
 )
@@ -69,10 +70,13 @@ type Config struct {
 	// Usage counts requests denied by authentication and requests sent
 	// upstream with their tokens; nil counts nothing.
 	Usage *usage.Counters
-	// Prices prices each intercepted request (its interception's cost);
-	// nil records every cost as unknown.
+	// Prices prices each intercepted request (its interception's cost, and
+	// admission's estimate for budgets); nil records every cost as unknown.
 	Prices    Prices
 	ReplicaID uuid.UUID
+	// Limits admits each intercepted request against the policies; nil
+	// enforces none.
+	Limits *limits.Engine
 	// RecordPrompts stores each intercepted request body with its
 	// interception. Off by default: prompts hold source code and secrets.
 	RecordPrompts bool
@@ -100,6 +104,7 @@ type Config struct {
 
 // Gateway serves /ai/{provider}/...
 type Gateway struct {
+	limits        *limits.Engine
 	auth          *auth.Authenticator
 	snapshots     Snapshots
 	recorder      *interceptions.Recorder
@@ -120,7 +125,8 @@ type Gateway struct {
 // New returns a Gateway.
 func New(cfg Config) *Gateway {
 	g := &Gateway{
-		auth: cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, usage: cfg.Usage, prices: cfg.Prices, replicaID: cfg.ReplicaID,
+		limits: cfg.Limits,
+		auth:   cfg.Auth, snapshots: cfg.Snapshots, recorder: cfg.Recorder, usage: cfg.Usage, prices: cfg.Prices, replicaID: cfg.ReplicaID,
 		recordPrompts: cfg.RecordPrompts, transport: cfg.Transport, maxBody: cfg.MaxRequestBytes,
 		headerTimeout: cfg.ResponseHeaderTimeout, idleTimeout: cfg.IdleTimeout, maxEvent: cfg.MaxEventBytes,
 		logger: cfg.Logger, clock: clock.Or(cfg.Clock), metrics: newMetrics(cfg.Registerer),
@@ -232,6 +238,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if ep.format == llmwire.OpenAIChat && req.Stream {
 			x.upstreamBody, x.usageAsked = llmwire.AskStreamUsage(body)
 		}
+		if g.limits != nil && !x.admit(req) {
+			return
+		}
 	}
 	x.serve()
 }
@@ -312,6 +321,8 @@ type exchange struct {
 	errMsg           string
 	// timedOut: the upstream was given up on for a timeout.
 	timedOut bool
+	// ticket holds what admission reserved in the policies' windows.
+	ticket *limits.Ticket
 	// bedrockModel is the Bedrock model ID the request was sent to, which
 	// its price is looked up by (cost.go); empty for other providers.
 	bedrockModel string
@@ -403,6 +414,7 @@ func (x *exchange) finish() {
 	x.price()
 	end := x.g.now()
 	x.g.metrics.observe(x, end)
+	charges := x.settle()
 	if !x.ep.intercepted() || x.g.recorder == nil {
 		return
 	}
@@ -416,7 +428,7 @@ func (x *exchange) finish() {
 		Status: x.status, UpstreamStatus: x.upstreamStatus,
 		InputTokens: x.result.Usage.Input, OutputTokens: x.result.Usage.Output,
 		CacheReadTokens: x.result.Usage.CacheRead, CacheWriteTokens: x.result.Usage.CacheWrite,
-		ReasoningTokens: x.result.Usage.Reasoning, Error: x.errMsg,
+		ReasoningTokens: x.result.Usage.Reasoning, Error: x.errMsg, Charges: charges,
 		CacheWrite1hTokens: x.result.Usage.CacheWrite1h,
 	}
 	if x.priced {

@@ -17,6 +17,7 @@ import (
 	"github.com/aigate/aigate/internal/clock"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/limits"
 	"github.com/aigate/aigate/internal/llmwire"
 	"github.com/aigate/aigate/internal/providers"
 	"github.com/aigate/aigate/internal/sse"
@@ -255,6 +256,10 @@ func (x *exchange) relay(resp *http.Response) {
 		x.relaySSE(resp.Body)
 		return
 	}
+	if ok && x.ep.models && x.g.limits != nil {
+		x.relayModels(resp)
+		return
+	}
 	x.writeHeader(resp, "")
 	if x.ep.intercepted() {
 		x.relayJSON(resp)
@@ -433,6 +438,26 @@ func (x *exchange) relayJSON(resp *http.Response) {
 		msg = fmt.Sprintf("upstream status %d", resp.StatusCode)
 	}
 	x.status, x.errMsg = interceptions.StatusUpstreamError, msg
+}
+
+// relayModels passes a model list on with only the models the caller's
+// models policies allow.
+func (x *exchange) relayModels(resp *http.Response) {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxParsedBody))
+	if err != nil {
+		x.writeHeader(resp, "")
+		x.readFailed(err)
+		return
+	}
+	lr := limits.Request{UserID: x.principal.UserID, TokenID: x.principal.TokenID, Provider: x.p.name}
+	out, _ := llmwire.FilterModels(raw, func(id string) bool {
+		lr.Model = id
+		return x.g.limits.ModelAllowed(&lr)
+	})
+	resp.Header.Del("Content-Length")
+	x.writeHeader(resp, "")
+	x.markFirstByte()
+	_, _ = x.w.Write(out)
 }
 
 // relayCopy forwards a pass-through body as it arrives.

@@ -36,6 +36,8 @@ type endpoint struct {
 	// (ANTHROPIC_BASE_URL, https://api.anthropic.com/), so it is kept.
 	// Bedrock builds its own URL from the model.
 	path string
+	// models: the model list, which a models policy filters.
+	models bool
 }
 
 func (e endpoint) intercepted() bool { return e.format != 0 }
@@ -61,8 +63,9 @@ func classify(typ providers.Type, method, path string) (endpoint, bool) {
 			return endpoint{format: llmwire.OpenAIChat, path: path}, true
 		case method == http.MethodPost && path == "v1/responses":
 			return endpoint{format: llmwire.OpenAIResponses, path: path}, true
-		case method == http.MethodGet && path == "v1/models",
-			method == http.MethodPost && path == "v1/embeddings":
+		case method == http.MethodGet && path == "v1/models":
+			return endpoint{path: path, models: true}, true
+		case method == http.MethodPost && path == "v1/embeddings":
 			return endpoint{path: path}, true
 		case method == http.MethodGet && oneSegmentAfter(path, "v1/models/"),
 			(method == http.MethodGet || method == http.MethodDelete) && oneSegmentAfter(path, "v1/responses/"):
@@ -74,8 +77,9 @@ func classify(typ providers.Type, method, path string) (endpoint, bool) {
 			return endpoint{format: llmwire.AnthropicMessages, path: path}, true
 		case typ == providers.Bedrock:
 			// Bedrock has no equivalent of the other Anthropic endpoints.
-		case method == http.MethodPost && path == "v1/messages/count_tokens",
-			method == http.MethodGet && path == "v1/models":
+		case method == http.MethodGet && path == "v1/models":
+			return endpoint{path: path, models: true}, true
+		case method == http.MethodPost && path == "v1/messages/count_tokens":
 			return endpoint{path: path}, true
 		}
 	}

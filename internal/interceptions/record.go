@@ -119,6 +119,21 @@ type Record struct {
 	// Error is a short message for an operator, never secrets. Longer than
 	// MaxErrorLen bytes, it is cut.
 	Error string
+
+	// Charges are what the request used of the policy windows it was
+	// admitted by (internal/limits). They are not a column: the recorder
+	// settles them in the transaction that writes the record
+	// (RecorderConfig.Settle), so a window's settled amount is the sum of its
+	// written records' charges.
+	Charges []Charge
+}
+
+// Charge is an amount a request used of one policy window.
+type Charge struct {
+	PolicyID    uuid.UUID
+	Subject     string
+	WindowStart time.Time
+	Amount      int64
 }
 
 // MaxErrorLen is the most bytes of Record.Error stored.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/aigate/aigate/internal/clock"
@@ -76,6 +77,11 @@ type Config struct {
 	Logger          *slog.Logger
 	// Registerer receives the metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
+	// Settle applies the records' charges (Record.Charges) in the
+	// transaction that writes them: both commit or neither does. nil when
+	// no policies are enforced; records with charges are then written
+	// without settling them.
+	Settle func(ctx context.Context, tx pgx.Tx, charges []Charge) error
 	// Clock times the flush, the retries, the shutdown bound, the drop
 	// warnings and the write durations; nil is the real clock. Its timers
 	// are FlushTimer, RetryTimer and ShutdownTimer. (WriteTimeout is a

@@ -103,9 +103,30 @@ func (r *Recorder) split(ctx context.Context, batch []Record, err error) {
 		r.writeRetrying(ctx, []Record{rec})
 		return
 	}
+	r.settleAlone(ctx, rec)
 	r.dropBatch(1, reasonRejected)
 	r.log.Error("interception record dropped: the database refused it", "id", rec.ID,
 		"request_id", rec.RequestID, "error", safeError(err))
+}
+
+// settleAlone settles the charges of a record the database refused: what
+// the request used of its policies is not lost with its record.
+func (r *Recorder) settleAlone(ctx context.Context, rec Record) {
+	if len(rec.Charges) == 0 || r.cfg.Settle == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
+	defer cancel()
+	tx, err := r.db.Pool.Begin(ctx)
+	if err == nil {
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		if err = r.cfg.Settle(ctx, tx, rec.Charges); err == nil {
+			err = tx.Commit(ctx)
+		}
+	}
+	if err != nil {
+		r.log.Error("could not settle the policy charges of a dropped interception record", "id", rec.ID, "error", safeError(err))
+	}
 }
 
 // withoutWritten returns the records of batch whose id is not in the table;
@@ -148,7 +169,9 @@ func (r *Recorder) copy(ctx context.Context, batch []Record) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.WriteTimeout)
 	defer cancel()
 	rows := r.rows[:0]
+	var charges []Charge
 	for i := range batch {
+		charges = append(charges, batch[i].Charges...)
 		p, err := toParams(&batch[i])
 		if err != nil {
 			return &encodeError{fmt.Errorf("interception %s: %w", batch[i].ID, err)}
@@ -159,7 +182,7 @@ func (r *Recorder) copy(ctx context.Context, batch []Record) error {
 	defer clear(rows) // keep no prompts alive between batches
 
 	start := r.cfg.Clock.Now()
-	err := r.copyRows(ctx, rows)
+	err := r.copyRows(ctx, rows, charges)
 	r.m.batchDuration.Observe(r.cfg.Clock.Now().Sub(start).Seconds())
 	if err != nil {
 		return err
@@ -168,7 +191,9 @@ func (r *Recorder) copy(ctx context.Context, batch []Record) error {
 	return nil
 }
 
-func (r *Recorder) copyRows(ctx context.Context, rows []dbsqlc.InterceptionInsertBatchParams) error {
+// copyRows writes rows, and settles charges in the same transaction when
+// there are any: a COPY alone is all or nothing already.
+func (r *Recorder) copyRows(ctx context.Context, rows []dbsqlc.InterceptionInsertBatchParams, charges []Charge) error {
 	conn, err := r.db.Pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
@@ -177,7 +202,28 @@ func (r *Recorder) copyRows(ctx context.Context, rows []dbsqlc.InterceptionInser
 	if err := registerTypes(ctx, conn.Conn()); err != nil {
 		return err
 	}
-	n, err := dbsqlc.New(conn).InterceptionInsertBatch(ctx, rows)
+	if len(charges) == 0 || r.cfg.Settle == nil {
+		return copyInto(ctx, dbsqlc.New(conn), rows)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := copyInto(ctx, dbsqlc.New(tx), rows); err != nil {
+		return err
+	}
+	if err := r.cfg.Settle(ctx, tx, charges); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit %d interceptions: %w", len(rows), err)
+	}
+	return nil
+}
+
+func copyInto(ctx context.Context, q *dbsqlc.Queries, rows []dbsqlc.InterceptionInsertBatchParams) error {
+	n, err := q.InterceptionInsertBatch(ctx, rows)
 	if err != nil {
 		return fmt.Errorf("copy %d interceptions: %w", len(rows), err)
 	}

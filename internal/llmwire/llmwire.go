@@ -42,6 +42,11 @@ func (f Format) InputIncludesCacheRead() bool { return f == OpenAIChat || f == O
 type Request struct {
 	Model  string
 	Stream bool
+	// MaxTokens is the most output tokens the request allows (chat's
+	// max_completion_tokens or max_tokens, responses' max_output_tokens,
+	// Anthropic's max_tokens); 0 when it sets none or not as a positive
+	// integer, which the upstream then judges.
+	MaxTokens int64
 }
 
 // RequestError is a request body the gateway refuses before going upstream.
@@ -66,7 +71,7 @@ const maxModelLen = 1024
 // Any other failure is a *RequestError.
 func ParseRequest(f Format, body []byte) (Request, error) {
 	_ = f // The formats agree on model and stream; f is there for when they do not.
-	var model, stream []byte
+	var model, stream, maxTokens, maxCompletion []byte
 	ok := members(body, func(key, value []byte) {
 		// Later duplicates win, as in encoding/json and the upstreams' parsers.
 		switch string(key) {
@@ -74,6 +79,10 @@ func ParseRequest(f Format, body []byte) (Request, error) {
 			model = value
 		case "stream":
 			stream = value
+		case "max_tokens", "max_output_tokens":
+			maxTokens = value
+		case "max_completion_tokens":
+			maxCompletion = value
 		}
 	})
 	if !ok {
@@ -98,6 +107,13 @@ func ParseRequest(f Format, body []byte) (Request, error) {
 		return Request{}, &RequestError{Field: "model", Message: `request body's "model" is not valid UTF-8 text`}
 	}
 	req := Request{Model: string(name)}
+	// max_completion_tokens replaced max_tokens in chat; a body with both
+	// is bounded by the newer.
+	if n, ok := positiveInt(maxCompletion); ok {
+		req.MaxTokens = n
+	} else if n, ok := positiveInt(maxTokens); ok {
+		req.MaxTokens = n
+	}
 	switch string(stream) {
 	case "", "null", "false":
 	case "true":
@@ -106,6 +122,16 @@ func ParseRequest(f Format, body []byte) (Request, error) {
 		return Request{}, &RequestError{Field: "stream", Message: `request body's "stream" is not a boolean`}
 	}
 	return req, nil
+}
+
+// positiveInt reads a JSON number that is a positive integer of at most 18
+// digits.
+func positiveInt(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return n, err == nil && n > 0
 }
 
 // bodyError explains why body is not a JSON object. It runs only on the

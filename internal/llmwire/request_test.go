@@ -60,7 +60,7 @@ func TestParseRequest(t *testing.T) {
 			format: llmwire.AnthropicMessages,
 			body: "{\n  \"max_tokens\": 1024,\n  \"messages\": [{\"role\": \"user\", \"content\": \"" +
 				strings.Repeat(`say \"model\": 1 `, 200) + "\"}],\n  \"stream\" : false,\n  \"model\" : \"claude-sonnet-4-5\"\n}\n",
-			want: llmwire.Request{Model: "claude-sonnet-4-5"},
+			want: llmwire.Request{Model: "claude-sonnet-4-5", MaxTokens: 1024},
 		},
 		{
 			name:   "stream null",
@@ -207,6 +207,33 @@ func TestParseError(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			require.Equal(t, tc.want, llmwire.ParseError([]byte(tc.body)))
+		})
+	}
+}
+
+func TestParseRequestMaxTokens(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		f    llmwire.Format
+		body string
+		want int64
+	}{
+		{"anthropic", llmwire.AnthropicMessages, `{"model":"m","max_tokens":1024}`, 1024},
+		{"chat legacy", llmwire.OpenAIChat, `{"model":"m","max_tokens":50}`, 50},
+		{"chat newer wins", llmwire.OpenAIChat, `{"model":"m","max_tokens":50,"max_completion_tokens":70}`, 70},
+		{"responses", llmwire.OpenAIResponses, `{"model":"m","max_output_tokens":300}`, 300},
+		{"none", llmwire.OpenAIChat, `{"model":"m"}`, 0},
+		{"not an integer", llmwire.OpenAIChat, `{"model":"m","max_tokens":1.5}`, 0},
+		{"negative", llmwire.OpenAIChat, `{"model":"m","max_tokens":-5}`, 0},
+		{"string", llmwire.OpenAIChat, `{"model":"m","max_tokens":"5"}`, 0},
+		{"huge", llmwire.OpenAIChat, `{"model":"m","max_tokens":1000000000000000000000}`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req, err := llmwire.ParseRequest(tc.f, []byte(tc.body))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, req.MaxTokens)
 		})
 	}
 }

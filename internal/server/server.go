@@ -19,19 +19,20 @@
 //	 4 migrations (under their lock)              3 reloader
 //	 5 keys check                                 4 prices (the price book's reload loop)
 //	 6 deployment setup                           5 pubsub (the LISTEN connection)
-//	 7 replica row and heartbeat                  6 recorder (final flush of the records)
-//	 8 provider seed (under its lock)             7 usage (last counter flush; snapshots,
-//	 9 pubsub: LISTEN ai_providers_changed          rollups, retention)
-//	10 providers: first snapshot, reload loop     8 heartbeat, replica row marked stopped
-//	11 prices: the default book (under its        9 database: the pool, then the embedded
-//	   lock), LISTEN aigate_prices_changed,          PostgreSQL
-//	   the first book, reload loop               10 upstream connections
-//	12 recorder
-//	13 usage: counters, flush, snapshots,
+//	 7 replica row and heartbeat                  6 recorder (final flush of the records,
+//	 8 provider seed (under its lock)               settling their policy charges)
+//	 9 pubsub: LISTEN ai_providers_changed        7 policies (this replica's leases released)
+//	10 providers: first snapshot, reload loop     8 usage (last counter flush; snapshots,
+//	11 prices: the default book (under its          rollups, retention)
+//	   lock), LISTEN aigate_prices_changed,       9 heartbeat, replica row marked stopped
+//	   the first book, reload loop               10 database: the pool, then the embedded
+//	12 policies: the engine, its renewal loop       PostgreSQL
+//	13 recorder (settles policy charges)         11 upstream connections
+//	14 usage: counters, flush, snapshots,
 //	   rollups, retention (its first run now:
 //	   today's partitions before any record)
-//	14 routes: admin API and gateway
-//	15 ready: /readyz 200
+//	15 routes: admin API and gateway
+//	16 ready: /readyz 200
 //
 // HTTP stops first because its handlers still use everything below it: a
 // stream cut at the shutdown timeout records its interception on its way

@@ -28,6 +28,8 @@ import (
 	"github.com/aigate/aigate/internal/gateway"
 	"github.com/aigate/aigate/internal/httpserver"
 	"github.com/aigate/aigate/internal/interceptions"
+	"github.com/aigate/aigate/internal/limits"
+	"github.com/aigate/aigate/internal/policies"
 	"github.com/aigate/aigate/internal/pricing"
 	"github.com/aigate/aigate/internal/providerenv"
 	"github.com/aigate/aigate/internal/providers"
@@ -99,6 +101,7 @@ type System struct {
 	prices    *pricing.Service
 	repricing loop // the price book's reload loop
 	recorder  *interceptions.Recorder
+	limits    *limits.Engine
 	recording loop
 	touching  loop // writes tokens' last_used_at in batches
 	deployID  uuid.UUID
@@ -222,6 +225,7 @@ func (s *System) steps() []step {
 		{"pubsub", s.listenForChanges},
 		{"providers", s.loadProviders},
 		{"prices", s.loadPrices},
+		{"policies", s.startLimits},
 		{"recorder", s.startRecorder},
 		{"usage", s.startUsage},
 		{"routes", s.mountRoutes},
@@ -433,7 +437,7 @@ func (s *System) loadPrices(ctx context.Context) error {
 
 func (s *System) startRecorder(context.Context) error {
 	s.recorder = interceptions.NewRecorder(s.opened.DB, interceptions.Config{Logger: s.logger.With("component", "interceptions"), Registerer: s.reg, Clock: s.clock,
-		QueueBytes: int64(s.cfg.RecordQueueBytes)})
+		QueueBytes: int64(s.cfg.RecordQueueBytes), Settle: s.limits.Settle})
 	s.recording = runLoop(s.recorder.Run)
 	return nil
 }
@@ -473,6 +477,16 @@ func (s *System) startUsage(ctx context.Context) error {
 func (s *System) mountRoutes(context.Context) error {
 	a := api.New(s.opened.DB, s.authn, s.users, s.providers, s.logger.With("component", "api"), s.clock.Now)
 	a.ServeFrom(s.reloader.Snapshot)
+	ps := policies.NewService(s.opened.DB, s.audit(), s.clock.Now)
+	// Read your writes, as for providers: this replica enforces a change
+	// before its API answers; a failed reload is retried by the change's
+	// notification.
+	ps.OnCommit(func(ctx context.Context) {
+		if err := s.limits.Reload(ctx); err != nil {
+			s.logger.Warn("reload after a policy change failed; the change notification will reload", "error", err)
+		}
+	})
+	a.UsePolicies(ps)
 	a.PricesFrom(s.prices)
 	a.Mount(s.http)
 	dash, err := dashboard.New(dashboard.Config{API: a.Handler(), Logger: s.logger.With("component", "dashboard"), Now: s.clock.Now, HasUsers: s.users.Any})
@@ -481,7 +495,8 @@ func (s *System) mountRoutes(context.Context) error {
 	}
 	dash.Mount(s.http)
 	gateway.New(gateway.Config{
-		Auth: s.authn, Snapshots: s.reloader, Prices: s.prices, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
+		Limits: s.limits,
+		Auth:   s.authn, Snapshots: s.reloader, Prices: s.prices, Recorder: s.recorder, ReplicaID: s.replicaID, RecordPrompts: s.cfg.RecordPrompts,
 		Transport: s.transport, Logger: s.logger.With("component", "gateway"), Registerer: s.reg, Clock: s.clock,
 		Usage: s.counters, ResponseHeaderTimeout: s.cfg.UpstreamResponseHeaderTimeout, IdleTimeout: s.cfg.UpstreamIdleTimeout,
 		MaxEventBytes: s.cfg.MaxSSEEventSize,
@@ -586,6 +601,14 @@ func (s *System) stop(ctx context.Context) error {
 	if s.recording.stop() {
 		errs = append(errs, s.stopped("recorder", nil))
 	}
+	if s.limits != nil {
+		// After the recorder: the drained requests' records have settled
+		// what they used; what the leases still hold goes back.
+		releaseCtx, cancel := context.WithTimeout(ctx, deregisterTimeout)
+		err := s.limits.Stop(releaseCtx)
+		cancel()
+		errs = append(errs, s.stopped("policies", err))
+	}
 	if len(s.usageLoops) > 0 {
 		// The flusher's last flush writes the counts of the requests HTTP
 		// has just drained.
@@ -658,6 +681,9 @@ func (s *System) Prices() *pricing.Service { return s.prices }
 
 // Reloader is the gateway's provider snapshot, once Start has loaded it.
 func (s *System) Reloader() *gateway.Reloader { return s.reloader }
+
+// Limits is the replica's policy engine.
+func (s *System) Limits() *limits.Engine { return s.limits }
 
 // ReplicaID is this replica's ID in the replicas table and its logs.
 func (s *System) ReplicaID() uuid.UUID { return s.replicaID }

@@ -27,12 +27,12 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 const testKeys = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 
 // stopOrder is Stop's order; each part is stopped only if it started.
-var stopOrder = []string{"http", "metrics", "reloader", "prices", "pubsub", "recorder", "usage", "auth", "heartbeat", "database"}
+var stopOrder = []string{"http", "metrics", "reloader", "prices", "pubsub", "recorder", "policies", "usage", "auth", "heartbeat", "database"}
 
 // startedBy is the parts each startup step starts.
 var startedBy = map[string][]string{
 	"listen": {"http", "metrics"}, "database": {"database"}, "replica": {"heartbeat"},
-	"pubsub": {"pubsub", "auth"}, "providers": {"reloader"}, "prices": {"prices"}, "recorder": {"recorder"}, "usage": {"usage"},
+	"pubsub": {"pubsub", "auth"}, "providers": {"reloader"}, "prices": {"prices"}, "policies": {"policies"}, "recorder": {"recorder"}, "usage": {"usage"},
 }
 
 // logLines decodes a JSON log.
