@@ -20,12 +20,18 @@ import (
 //     where it does, and what a request uses beyond its estimate is
 //     settled all the same (docs/budgets-and-limits.md).
 //   - output: the request's own max_tokens, which the model cannot exceed,
-//     or defaultOutputEstimate when it sets none.
+//     or defaultOutputEstimate when it sets none, and at most
+//     maxOutputEstimate. Agents ask for far more than they use (Claude Code
+//     sends max_tokens of 32,000 and more; a turn writes a few thousand):
+//     reserving all of it would make ten parallel agents on Opus hold
+//     $24 of a $25 daily cap before anything was spent, and refuse
+//     requests with nearly all of it left. A response longer than the cap
+//     is settled in full, the overshoot docs/budgets-and-limits.md names.
 const (
 	bytesPerToken         = 3
 	maxInputEstimate      = 200_000
 	defaultOutputEstimate = 4_096
-	maxOutputEstimate     = 64_000
+	maxOutputEstimate     = 8_192
 )
 
 // estimate is what x may use, for admission.
