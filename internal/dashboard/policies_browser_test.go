@@ -62,6 +62,7 @@ func TestBrowserGroupsAndBudgets(t *testing.T) {
 	require.Equal(t, []string{"$1.25", "$25.00"}, b.Texts(t, `[data-policy="search-daily"] [data-stat="spent"]`))
 	require.Equal(t, []string{"$23.25", "$0.00 exhausted"}, b.Texts(t, `[data-policy="search-daily"] [data-stat="remaining"]`))
 	b.RequireNoConsoleErrors(t)
+	screenshot(t, b, "dashboard-policies")
 
 	m := browsertest.New(t)
 	m.Navigate(t, d.URL+"/signin")
