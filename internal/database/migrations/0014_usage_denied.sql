@@ -4,8 +4,8 @@
 -- error it inflated the error rate and hid how many requests the policies
 -- refused. From here errors counts the statuses other than 'ok' and
 -- 'denied', denied counts 'denied', and requests still counts them all
--- (internal/rollup; the usage API's error rate is errors over the requests
--- that were not denied).
+-- (internal/rollup; an error rate, as the dashboard shows it, is errors over
+-- the requests that were not denied).
 
 -- The rollup's lock (usage_rollup, database.LockUsageRollup, 0x61696761_00000005) first,
 -- as in 0011 and 0013: a tick of a replica of the version before runs to its
