@@ -19,8 +19,14 @@ import (
 
 // usageCounts is the JSON form of a set of requests' totals.
 type usageCounts struct {
+	// Requests counts every request, denied ones included. Errors counts
+	// the admitted requests that did not end ok; Denied the requests a
+	// policy refused (status denied), which are not errors. An error rate
+	// is Errors / (Requests - Denied), of the requests admitted (the
+	// dashboard's).
 	Requests         int64 `json:"requests"`
 	Errors           int64 `json:"errors"`
+	Denied           int64 `json:"denied"`
 	InputTokens      int64 `json:"input_tokens"`
 	OutputTokens     int64 `json:"output_tokens"`
 	CacheReadTokens  int64 `json:"cache_read_tokens"`
@@ -177,7 +183,7 @@ func groupKey(g rollup.GroupBy, row rollup.Row) string {
 
 func counts(r rollup.Row) usageCounts {
 	return usageCounts{
-		Requests: r.Requests, Errors: r.Errors, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
+		Requests: r.Requests, Errors: r.Errors, Denied: r.Denied, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
 		CacheReadTokens: r.CacheReadTokens, CacheWriteTokens: r.CacheWriteTokens, ReasoningTokens: r.ReasoningTokens,
 		CostMicros: r.CostMicros, CostUSD: pricing.FormatUSD(r.CostMicros), UnpricedRequests: r.UnpricedRequests,
 	}
@@ -186,6 +192,7 @@ func counts(r rollup.Row) usageCounts {
 func (c *usageCounts) add(o usageCounts) {
 	c.Requests += o.Requests
 	c.Errors += o.Errors
+	c.Denied += o.Denied
 	c.InputTokens += o.InputTokens
 	c.OutputTokens += o.OutputTokens
 	c.CacheReadTokens += o.CacheReadTokens

@@ -221,3 +221,45 @@ func TestUsageCost(t *testing.T) {
 		}
 	}
 }
+
+// A request a policy refused is a denial, not an error: the usage answer
+// counts it in requests and denied, per row and in the total, and the
+// interceptions list finds it by its status.
+func TestUsageDenied(t *testing.T) {
+	t.Parallel()
+	r, _, owner := setup(t)
+	ownerID := userID(t, r, owner)
+	hour := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+	for i, row := range []struct{ model, status string }{
+		{"gpt-4o", "ok"}, {"gpt-4o", "denied"}, {"gpt-4o", "denied"}, {"gpt-4o", "upstream_error"},
+		{"claude-sonnet-4-5", "ok"}, {"claude-sonnet-4-5", "denied"},
+	} {
+		_, err := r.db.Pool.Exec(context.Background(), `
+			INSERT INTO interceptions (id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type,
+			                           model, endpoint, streaming, started_at, ended_at, status, client)
+			VALUES ($1, $1, 'req', $2, 'tok', $3, 'openai', 'openai', $4, 'chat_completions', true, $5::timestamptz,
+			        $5::timestamptz + interval '1 second', $6, 'codex')`,
+			uuid.New(), ownerID, uuid.Nil, row.model, hour.Add(time.Duration(i)*time.Minute), row.status)
+		require.NoError(t, err)
+	}
+	rollUp(t, r)
+
+	q := url.Values{"from": {hour.Format(time.RFC3339)}, "to": {hour.Add(time.Hour).Format(time.RFC3339)}, "group_by": {"model"}}
+	code, body := r.do("GET", "/api/v1/usage?"+q.Encode(), owner, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	counts := func(m map[string]any) [3]float64 {
+		return [3]float64{m["requests"].(float64), m["errors"].(float64), m["denied"].(float64)}
+	}
+	rows := body["rows"].([]any)
+	require.Len(t, rows, 2)
+	byModel := map[string][3]float64{}
+	for _, row := range rows {
+		byModel[row.(map[string]any)["key"].(string)] = counts(row.(map[string]any))
+	}
+	require.Equal(t, map[string][3]float64{"gpt-4o": {4, 1, 2}, "claude-sonnet-4-5": {2, 0, 1}}, byModel)
+	require.Equal(t, [3]float64{6, 1, 3}, counts(body["total"].(map[string]any)))
+
+	code, body = r.do("GET", "/api/v1/interceptions?status=denied", owner, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Len(t, body["interceptions"].([]any), 3)
+}

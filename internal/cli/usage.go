@@ -51,7 +51,7 @@ func usageCommand() *Command {
 			if u.GroupBy != "" {
 				key = u.GroupBy
 			}
-			fmt.Fprintf(tw, "%s\tREQUESTS\tERRORS\tINPUT\tOUTPUT\tCACHE READ\tCACHE WRITE\tREASONING\tCOST USD\tUNPRICED\n", strings.ToUpper(key))
+			fmt.Fprintf(tw, "%s\tREQUESTS\tERRORS\tDENIED\tINPUT\tOUTPUT\tCACHE READ\tCACHE WRITE\tREASONING\tCOST USD\tUNPRICED\n", strings.ToUpper(key))
 			for _, r := range u.Rows {
 				label := r.Key
 				if r.UserEmail != "" {
@@ -82,7 +82,7 @@ func usageCommand() *Command {
 }
 
 func writeCounts(tw *tabwriter.Writer, label string, c client.UsageCounts) {
-	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\n", label, c.Requests, c.Errors,
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\n", label, c.Requests, c.Errors, c.Denied,
 		c.InputTokens, c.OutputTokens, c.CacheReadTokens, c.CacheWriteTokens, c.ReasoningTokens, c.CostUSD, c.UnpricedRequests)
 }
 
@@ -104,7 +104,7 @@ func interceptionsListCommand() *Command {
 			stringOption(&f.Model, "model", "MODEL", "Only requests for this model.", "a model name as the client asked for it"),
 			stringOption(&f.Client, "client", "CLIENT", "Only requests from this client.", "one of claude-code, codex, openai-sdk, anthropic-sdk, curl, other"),
 			stringOption(&f.Session, "session", "SESSION", "Only the requests of this agent session, as the client named it.", "a session id"),
-			stringOption(&f.Status, "status", "STATUS", "Only requests that ended this way.", "one of ok, upstream_error, client_cancelled, gateway_error"),
+			stringOption(&f.Status, "status", "STATUS", "Only requests that ended this way.", "one of ok, upstream_error, client_cancelled, gateway_error, denied"),
 			timeOption(&f.Since, "since", "Only requests started at or after this time."),
 			timeOption(&f.Until, "until", "Only requests started before this time."),
 			limitOption(&f.Limit, "requests"),

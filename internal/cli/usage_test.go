@@ -29,13 +29,21 @@ func TestUsageCLI(t *testing.T) {
 	require.NoError(t, sr.DB().Pool.QueryRow(context.Background(), `SELECT id FROM users WHERE email = $1`, ownerEmail).Scan(&ownerID))
 
 	hour := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
-	for i, model := range []string{"gpt-4o", "gpt-4o", "claude-sonnet-4-5"} {
+	// A denial is counted apart from the errors; it had no tokens.
+	for i, row := range []struct{ model, status string }{
+		{"gpt-4o", "denied"}, {"gpt-4o", "ok"}, {"gpt-4o", "ok"}, {"gpt-4o", "ok"},
+		{"claude-sonnet-4-5", "denied"}, {"claude-sonnet-4-5", "upstream_error"}, {"claude-sonnet-4-5", "ok"},
+	} {
+		tokens := 1
+		if row.status == "denied" {
+			tokens = 0
+		}
 		_, err := sr.DB().Pool.Exec(context.Background(), `
 			INSERT INTO interceptions (id, replica_id, request_id, user_id, token_id, provider_id, provider_name, provider_type,
 			                           model, endpoint, streaming, started_at, ended_at, status, client, input_tokens, output_tokens)
 			VALUES ($1, $1, 'req', $2, 'tok', $1, 'openai', 'openai', $3, 'chat_completions', true,
-			        $4::timestamptz, $4::timestamptz + interval '2 seconds', 'ok', 'claude-code', 100, 7)`,
-			uuid.New(), ownerID, model, hour.Add(time.Duration(i)*time.Minute))
+			        $4::timestamptz, $4::timestamptz + interval '2 seconds', $5, 'claude-code', 100 * $6::int, 7 * $6::int)`,
+			uuid.New(), ownerID, row.model, hour.Add(time.Duration(i)*time.Minute), row.status, tokens)
 		require.NoError(t, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -50,32 +58,34 @@ func TestUsageCLI(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 4, out)
-	require.Regexp(t, `^MODEL\s+REQUESTS\s+ERRORS\s+INPUT\s+OUTPUT\s+CACHE READ\s+CACHE WRITE\s+REASONING\s+COST USD\s+UNPRICED$`, lines[0])
-	require.Regexp(t, `^gpt-4o\s+2\s+0\s+200\s+14\s`, lines[1], "the busiest group first")
-	require.Regexp(t, `^claude-sonnet-4-5\s+1\s+0\s+100\s+7\s`, lines[2])
-	require.Regexp(t, `^TOTAL\s+3\s+0\s+300\s+21\s`, lines[3])
+	require.Regexp(t, `^MODEL\s+REQUESTS\s+ERRORS\s+DENIED\s+INPUT\s+OUTPUT\s+CACHE READ\s+CACHE WRITE\s+REASONING\s+COST USD\s+UNPRICED$`, lines[0])
+	require.Regexp(t, `^gpt-4o\s+4\s+0\s+1\s+300\s+21\s`, lines[1], "the busiest group first")
+	require.Regexp(t, `^claude-sonnet-4-5\s+3\s+1\s+1\s+200\s+14\s`, lines[2])
+	require.Regexp(t, `^TOTAL\s+7\s+1\s+2\s+500\s+35\s`, lines[3])
 	require.Contains(t, errOut, "requests recorded up to ")
 
 	var ans struct {
 		Rows  []struct{ Key, UserEmail string }
-		Total struct{ Requests int64 }
+		Total struct{ Requests, Errors, Denied int64 }
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.ok("", append([]string{"usage", "--by", "user", "-o", "json"}, window...)...)), &ans))
-	require.EqualValues(t, 3, ans.Total.Requests)
+	require.EqualValues(t, 7, ans.Total.Requests)
+	require.EqualValues(t, 1, ans.Total.Errors)
+	require.EqualValues(t, 2, ans.Total.Denied)
 	require.Len(t, ans.Rows, 1)
 	require.Equal(t, ownerID.String(), ans.Rows[0].Key)
 
-	code, out, errOut = r.run("", nil, "interceptions", "list", "--limit", "2")
+	code, out, errOut = r.run("", nil, "interceptions", "list", "--limit", "4")
 	require.Equal(t, 0, code, errOut)
 	lines = strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 3, out)
+	require.Len(t, lines, 5, out)
 	require.Regexp(t, `^STARTED\s+USER\s+PROVIDER\s+MODEL\s+CLIENT\s+STATUS\s+INPUT\s+OUTPUT\s+MS$`, lines[0])
 	require.Regexp(t, ownerEmail+`\s+openai\s+claude-sonnet-4-5\s+claude-code\s+ok\s+100\s+7\s+2000$`, lines[1], "newest first")
 	require.Contains(t, errOut, "More requests: --cursor ")
 	cursor := strings.TrimSpace(strings.TrimPrefix(errOut, "More requests: --cursor "))
-	code, out, errOut = r.run("", nil, "interceptions", "list", "--limit", "2", "--cursor", cursor)
+	code, out, errOut = r.run("", nil, "interceptions", "list", "--limit", "4", "--cursor", cursor)
 	require.Equal(t, 0, code, errOut)
-	require.Len(t, strings.Split(strings.TrimSpace(out), "\n"), 2, "the last page: %s", out)
+	require.Len(t, strings.Split(strings.TrimSpace(out), "\n"), 4, "the last page: %s", out)
 	require.NotContains(t, errOut, "More requests")
 
 	r.fail("", "usage", "--by", "team")

@@ -19,8 +19,11 @@ type UsageFilter struct {
 
 // UsageCounts are the totals of a set of requests.
 type UsageCounts struct {
+	// Requests counts every request, the denied ones included; Errors the
+	// admitted ones that did not end ok; Denied those a policy refused.
 	Requests         int64 `json:"requests"`
 	Errors           int64 `json:"errors"`
+	Denied           int64 `json:"denied"`
 	InputTokens      int64 `json:"input_tokens"`
 	OutputTokens     int64 `json:"output_tokens"`
 	CacheReadTokens  int64 `json:"cache_read_tokens"`
@@ -32,6 +35,11 @@ type UsageCounts struct {
 	CostUSD          string `json:"cost_usd"`
 	UnpricedRequests int64  `json:"unpriced_requests"`
 }
+
+// Admitted is the requests that were not denied: what an error rate is
+// of (Errors / Admitted), so that a policy refusing requests does not read
+// as the gateway or a provider failing.
+func (c UsageCounts) Admitted() int64 { return c.Requests - c.Denied }
 
 // UnpricedModel is a model whose requests in a usage window had no price.
 type UnpricedModel struct {

@@ -177,6 +177,7 @@ func TestBrowserOwnerAndMember(t *testing.T) {
 	require.Equal(t, usage.Total.InputTokens, number(t, b.Text(t, `[data-stat="input-tokens"]`)))
 	require.Equal(t, usage.Total.OutputTokens, number(t, b.Text(t, `[data-stat="output-tokens"]`)))
 	require.Equal(t, "0.0%", b.Text(t, `[data-stat="error-rate"]`))
+	require.Equal(t, usage.Total.Denied, number(t, b.Text(t, `[data-stat="denied"]`)))
 	require.Equal(t, []string{"gpt-4.1", "gpt-4.1-mini", "claude-sonnet-4-5"}, b.Texts(t, `[data-table="model"] tbody th`))
 	require.Equal(t, []string{"openai", "anthropic"}, b.Texts(t, `[data-table="provider"] tbody th`))
 	require.Equal(t, []string{"owner@example.com", "mia@example.com"}, b.Texts(t, `[data-table="user"] tbody th`))

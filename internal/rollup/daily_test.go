@@ -25,12 +25,12 @@ func requireDaysAreTheirHours(t *testing.T, db *database.DB) {
 			sum(latency_p95_ms::bigint * requests)::bigint,
 			coalesce(sum(requests) FILTER (WHERE ttfb_p50_ms IS NOT NULL), 0)::bigint,
 			coalesce(sum(ttfb_p50_ms::bigint * requests), 0)::bigint, coalesce(sum(ttfb_p95_ms::bigint * requests), 0)::bigint,
-			sum(cost_micros)::bigint, sum(unpriced_requests)::bigint
+			sum(cost_micros)::bigint, sum(unpriced_requests)::bigint, sum(denied)::bigint
 		FROM usage_hourly GROUP BY 1, 2, 3, 4, 5, 6, 7`
 	const days = `SELECT day, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
 			input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
 			latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted,
-			cost_micros, unpriced_requests
+			cost_micros, unpriced_requests, denied
 		FROM usage_daily`
 	var missing, extra, total int
 	require.NoError(t, db.Pool.QueryRow(context.Background(), `SELECT

@@ -21,8 +21,8 @@ import (
 )
 
 // mixedUsage is a few hundred requests over five hours: two users, two
-// providers with two models each, four clients, some errors, some without a
-// byte back.
+// providers with two models each, four clients, some errors, some denied by
+// a policy (no tokens, no cost), some without a byte back.
 func mixedUsage() []ic {
 	clients := []string{"claude-code", "codex", "openai-sdk", "curl"}
 	var rows []ic
@@ -53,6 +53,10 @@ func mixedUsage() []ic {
 			r.Status = "upstream_error"
 		case 7:
 			r.Status = "client_cancelled"
+		case 5, 9:
+			// Refused at admission: nothing went upstream.
+			r.Status = "denied"
+			r.Input, r.Output, r.CacheRead, r.CacheWrite, r.Reasoning, r.Cost, r.TTFBms = 0, 0, 0, 0, 0, nil, nil
 		}
 		rows = append(rows, r)
 	}
@@ -78,7 +82,11 @@ func model(rows []ic) []dbsqlc.UsageHourly {
 			ProviderType: dbsqlc.AiProviderType(k.typ), Model: k.mdl, Client: k.clnt, Requests: int64(len(rs))}
 		var lat, ttfb []int32
 		for _, r := range rs {
-			if r.Status != "ok" {
+			switch r.Status {
+			case "ok":
+			case "denied":
+				b.Denied++
+			default:
 				b.Errors++
 			}
 			b.InputTokens += r.Input

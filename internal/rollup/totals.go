@@ -68,10 +68,14 @@ type Row struct {
 	Model        string
 	Client       string
 
+	// Requests counts every request, denied ones included.
 	Requests int64
-	// Errors counts requests whose status is not ok (upstream and gateway
-	// errors, and requests the client cancelled).
-	Errors                                                                        int64
+	// Errors counts requests that were admitted and did not end ok
+	// (upstream and gateway errors, and requests the client cancelled);
+	// Denied counts the requests a policy refused (status denied), which
+	// are not errors: an error rate is Errors / (Requests - Denied), of the
+	// requests admitted, as the dashboard shows it.
+	Errors, Denied                                                                int64
 	InputTokens, OutputTokens, CacheReadTokens, CacheWriteTokens, ReasoningTokens int64
 	// CostMicros is the cost of the priced requests, in micro-dollars;
 	// UnpricedRequests counts the requests with tokens whose model had no
@@ -140,7 +144,7 @@ func Totals(ctx context.Context, db *database.DB, q Query) ([]Row, error) {
 		out[i] = Row{
 			UserID: r.UserID, ProviderID: r.ProviderID, ProviderName: r.ProviderName, ProviderType: r.ProviderType,
 			Model: r.Model, Client: r.Client,
-			Requests: r.Requests, Errors: r.Errors, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
+			Requests: r.Requests, Errors: r.Errors, Denied: r.Denied, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
 			CacheReadTokens: r.CacheReadTokens, CacheWriteTokens: r.CacheWriteTokens, ReasoningTokens: r.ReasoningTokens,
 			CostMicros: r.CostMicros, UnpricedRequests: r.UnpricedRequests,
 			LatencyP50Ms: float64(r.LatencyP50Weighted) / float64(r.Requests),

@@ -45,7 +45,11 @@ func sums(rows []ic, g rollup.GroupBy, from, to time.Time, user *uuid.UUID) []ro
 			byKey[k] = s
 		}
 		s.Requests++
-		if r.Status != "ok" {
+		switch r.Status {
+		case "ok":
+		case "denied":
+			s.Denied++
+		default:
 			s.Errors++
 		}
 		s.InputTokens += r.Input

@@ -363,6 +363,7 @@ type UsageDaily struct {
 	UpdatedAt          time.Time
 	CostMicros         int64
 	UnpricedRequests   int64
+	Denied             int64
 }
 
 type UsageHourly struct {
@@ -387,6 +388,7 @@ type UsageHourly struct {
 	UpdatedAt        time.Time
 	CostMicros       int64
 	UnpricedRequests int64
+	Denied           int64
 }
 
 type UsageRollupState struct {

@@ -47,7 +47,10 @@ WITH touched AS (
 recomputed AS (
     SELECT t.hour, t.user_id, t.provider_id, t.provider_name, t.provider_type, t.model, t.client,
            count(*)::bigint                                   AS requests,
-           count(*) FILTER (WHERE i.status <> 'ok')::bigint   AS errors,
+           -- A denial is a policy doing its job, not a failure: counted
+           -- apart, so that the error rate is of the requests admitted.
+           count(*) FILTER (WHERE i.status NOT IN ('ok', 'denied'))::bigint AS errors,
+           count(*) FILTER (WHERE i.status = 'denied')::bigint AS denied,
            sum(i.input_tokens)::bigint                        AS input_tokens,
            sum(i.output_tokens)::bigint                       AS output_tokens,
            sum(i.cache_read_tokens)::bigint                   AS cache_read_tokens,
@@ -79,16 +82,17 @@ recomputed AS (
 ),
 written AS (
     INSERT INTO usage_hourly AS u (hour, user_id, provider_id, provider_name, provider_type, model, client,
-                                   requests, errors, input_tokens, output_tokens, cache_read_tokens,
+                                   requests, errors, denied, input_tokens, output_tokens, cache_read_tokens,
                                    cache_write_tokens, reasoning_tokens, latency_p50_ms, latency_p95_ms,
                                    ttfb_p50_ms, ttfb_p95_ms, cost_micros, unpriced_requests, updated_at)
     SELECT hour, user_id, provider_id, provider_name, provider_type, model, client,
-           requests, errors, input_tokens, output_tokens, cache_read_tokens,
+           requests, errors, denied, input_tokens, output_tokens, cache_read_tokens,
            cache_write_tokens, reasoning_tokens, latency_p50_ms, latency_p95_ms,
            ttfb_p50_ms, ttfb_p95_ms, cost_micros, unpriced_requests, now()
     FROM recomputed
     ON CONFLICT (hour, user_id, provider_id, provider_name, provider_type, model, client) DO UPDATE
-    SET requests = excluded.requests, errors = excluded.errors, input_tokens = excluded.input_tokens,
+    SET requests = excluded.requests, errors = excluded.errors, denied = excluded.denied,
+        input_tokens = excluded.input_tokens,
         output_tokens = excluded.output_tokens, cache_read_tokens = excluded.cache_read_tokens,
         cache_write_tokens = excluded.cache_write_tokens, reasoning_tokens = excluded.reasoning_tokens,
         latency_p50_ms = excluded.latency_p50_ms, latency_p95_ms = excluded.latency_p95_ms,
@@ -98,11 +102,11 @@ written AS (
     -- A re-run, or a bucket touched only by rows already counted, writes
     -- no new row version: no churn for vacuum, and updated_at says when the
     -- numbers last moved.
-    WHERE (u.requests, u.errors, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
+    WHERE (u.requests, u.errors, u.denied, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
            u.reasoning_tokens, u.latency_p50_ms, u.latency_p95_ms, u.ttfb_p50_ms, u.ttfb_p95_ms, u.cost_micros,
            u.unpriced_requests)
           IS DISTINCT FROM
-          (excluded.requests, excluded.errors, excluded.input_tokens, excluded.output_tokens,
+          (excluded.requests, excluded.errors, excluded.denied, excluded.input_tokens, excluded.output_tokens,
            excluded.cache_read_tokens, excluded.cache_write_tokens, excluded.reasoning_tokens,
            excluded.latency_p50_ms, excluded.latency_p95_ms, excluded.ttfb_p50_ms, excluded.ttfb_p95_ms,
            excluded.cost_micros, excluded.unpriced_requests)
@@ -130,6 +134,7 @@ recomputed AS (
     SELECT t.day, t.user_id, t.provider_id, t.provider_name, t.provider_type, t.model, t.client,
            sum(h.requests)::bigint                                                     AS requests,
            sum(h.errors)::bigint                                                       AS errors,
+           sum(h.denied)::bigint                                                       AS denied,
            sum(h.input_tokens)::bigint                                                 AS input_tokens,
            sum(h.output_tokens)::bigint                                                AS output_tokens,
            sum(h.cache_read_tokens)::bigint                                            AS cache_read_tokens,
@@ -154,28 +159,29 @@ recomputed AS (
 ),
 written AS (
     INSERT INTO usage_daily AS d (day, user_id, provider_id, provider_name, provider_type, model, client,
-                                  requests, errors, input_tokens, output_tokens, cache_read_tokens,
+                                  requests, errors, denied, input_tokens, output_tokens, cache_read_tokens,
                                   cache_write_tokens, reasoning_tokens, latency_p50_weighted,
                                   latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted,
                                   cost_micros, unpriced_requests, updated_at)
     SELECT day, user_id, provider_id, provider_name, provider_type, model, client,
-           requests, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+           requests, errors, denied, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
            reasoning_tokens, latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted,
            ttfb_p95_weighted, cost_micros, unpriced_requests, now()
     FROM recomputed
     ON CONFLICT (day, user_id, provider_id, provider_name, provider_type, model, client) DO UPDATE
-    SET requests = excluded.requests, errors = excluded.errors, input_tokens = excluded.input_tokens,
+    SET requests = excluded.requests, errors = excluded.errors, denied = excluded.denied,
+        input_tokens = excluded.input_tokens,
         output_tokens = excluded.output_tokens, cache_read_tokens = excluded.cache_read_tokens,
         cache_write_tokens = excluded.cache_write_tokens, reasoning_tokens = excluded.reasoning_tokens,
         latency_p50_weighted = excluded.latency_p50_weighted, latency_p95_weighted = excluded.latency_p95_weighted,
         ttfb_requests = excluded.ttfb_requests, ttfb_p50_weighted = excluded.ttfb_p50_weighted,
         ttfb_p95_weighted = excluded.ttfb_p95_weighted, cost_micros = excluded.cost_micros,
         unpriced_requests = excluded.unpriced_requests, updated_at = excluded.updated_at
-    WHERE (d.requests, d.errors, d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens,
+    WHERE (d.requests, d.errors, d.denied, d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens,
            d.reasoning_tokens, d.latency_p50_weighted, d.latency_p95_weighted, d.ttfb_requests,
            d.ttfb_p50_weighted, d.ttfb_p95_weighted, d.cost_micros, d.unpriced_requests)
           IS DISTINCT FROM
-          (excluded.requests, excluded.errors, excluded.input_tokens, excluded.output_tokens,
+          (excluded.requests, excluded.errors, excluded.denied, excluded.input_tokens, excluded.output_tokens,
            excluded.cache_read_tokens, excluded.cache_write_tokens, excluded.reasoning_tokens,
            excluded.latency_p50_weighted, excluded.latency_p95_weighted, excluded.ttfb_requests,
            excluded.ttfb_p50_weighted, excluded.ttfb_p95_weighted, excluded.cost_micros,
@@ -210,7 +216,7 @@ SET watermark = now(), daily_watermark = now(), updated_at = now(), updated_by =
 -- user indexes.
 WITH buckets AS (
     SELECT hour AS start, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
-           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+           denied, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
            latency_p50_ms::bigint * requests                      AS latency_p50_weighted,
            latency_p95_ms::bigint * requests                      AS latency_p95_weighted,
            CASE WHEN ttfb_p50_ms IS NOT NULL THEN requests ELSE 0 END AS ttfb_requests,
@@ -222,7 +228,7 @@ WITH buckets AS (
       AND (sqlc.narg(user_id)::uuid IS NULL OR head.user_id = sqlc.narg(user_id)::uuid)
     UNION ALL
     SELECT day, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
-           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+           denied, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
            latency_p50_weighted, latency_p95_weighted, ttfb_requests, ttfb_p50_weighted, ttfb_p95_weighted,
            cost_micros, unpriced_requests
     FROM usage_daily days
@@ -230,7 +236,7 @@ WITH buckets AS (
       AND (sqlc.narg(user_id)::uuid IS NULL OR days.user_id = sqlc.narg(user_id)::uuid)
     UNION ALL
     SELECT hour, user_id, provider_id, provider_name, provider_type, model, client, requests, errors,
-           input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+           denied, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
            latency_p50_ms::bigint * requests, latency_p95_ms::bigint * requests,
            CASE WHEN ttfb_p50_ms IS NOT NULL THEN requests ELSE 0 END,
            coalesce(ttfb_p50_ms::bigint * requests, 0), coalesce(ttfb_p95_ms::bigint * requests, 0),
@@ -253,6 +259,7 @@ SELECT coalesce(CASE sqlc.arg(group_by)::text
        coalesce(CASE WHEN sqlc.arg(group_by)::text = 'client' THEN client END, '')::text AS client,
        sum(requests)::bigint                                                             AS requests,
        sum(errors)::bigint                                                               AS errors,
+       sum(denied)::bigint                                                               AS denied,
        sum(input_tokens)::bigint                                                         AS input_tokens,
        sum(output_tokens)::bigint                                                        AS output_tokens,
        sum(cache_read_tokens)::bigint                                                    AS cache_read_tokens,
