@@ -212,6 +212,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.reject(w, r, sh, p.name, http.StatusServiceUnavailable, fmt.Sprintf("provider %s is unavailable: its configuration could not be loaded (the server log says why)", p.name))
 		return
 	}
+	if ep.model && g.limits != nil {
+		id := r.PathValue("path")[len("v1/models/"):]
+		if ok, policy := g.limits.ModelAllowed(&limits.Request{UserID: principal.UserID, TokenID: principal.TokenID, Provider: p.name, Model: id}); !ok {
+			g.reject(w, r, sh, p.name, http.StatusForbidden, fmt.Sprintf("model %q is not allowed by aigate policy %q; ask an aigate owner to allow it", id, policy))
+			return
+		}
+	}
 	body, err := g.readBody(w, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError

@@ -129,4 +129,18 @@ func TestPolicyDenialsInTheProvidersShape(t *testing.T) {
 	opage, err := oa.Models.List(ctx)
 	require.NoError(t, err)
 	require.Len(t, opage.Data, 3)
+
+	// One model by id: refused when its policy does not allow it.
+	e.addPolicy(t, policies.Input{Name: "mini-only", Scope: policies.ScopeEveryone, Kind: policies.KindModels,
+		AllowModels: []string{"gpt-4o-mini"}, Providers: []string{"oa"}})
+	m, err := oa.Models.Get(ctx, "gpt-4o-mini")
+	require.NoError(t, err)
+	require.Equal(t, "gpt-4o-mini", m.ID)
+	_, err = oa.Models.Get(ctx, "gpt-4o")
+	require.ErrorAs(t, err, &oerr)
+	require.Equal(t, http.StatusForbidden, oerr.StatusCode)
+	require.Contains(t, oerr.Message, `model "gpt-4o" is not allowed by aigate policy "mini-only"`)
+	opage, err = oa.Models.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, opage.Data, 1)
 }

@@ -452,7 +452,8 @@ func (x *exchange) relayModels(resp *http.Response) {
 	lr := limits.Request{UserID: x.principal.UserID, TokenID: x.principal.TokenID, Provider: x.p.name}
 	out, _ := llmwire.FilterModels(raw, func(id string) bool {
 		lr.Model = id
-		return x.g.limits.ModelAllowed(&lr)
+		ok, _ := x.g.limits.ModelAllowed(&lr)
+		return ok
 	})
 	resp.Header.Del("Content-Length")
 	x.writeHeader(resp, "")

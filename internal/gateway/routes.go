@@ -36,8 +36,9 @@ type endpoint struct {
 	// (ANTHROPIC_BASE_URL, https://api.anthropic.com/), so it is kept.
 	// Bedrock builds its own URL from the model.
 	path string
-	// models: the model list, which a models policy filters.
-	models bool
+	// models: the model list, which a models policy filters; model: one
+	// model by id (the last segment), which it may refuse.
+	models, model bool
 }
 
 func (e endpoint) intercepted() bool { return e.format != 0 }
@@ -67,8 +68,9 @@ func classify(typ providers.Type, method, path string) (endpoint, bool) {
 			return endpoint{path: path, models: true}, true
 		case method == http.MethodPost && path == "v1/embeddings":
 			return endpoint{path: path}, true
-		case method == http.MethodGet && oneSegmentAfter(path, "v1/models/"),
-			(method == http.MethodGet || method == http.MethodDelete) && oneSegmentAfter(path, "v1/responses/"):
+		case method == http.MethodGet && oneSegmentAfter(path, "v1/models/"):
+			return endpoint{path: path, model: true}, true
+		case (method == http.MethodGet || method == http.MethodDelete) && oneSegmentAfter(path, "v1/responses/"):
 			return endpoint{path: path}, true
 		}
 	case providers.Anthropic, providers.Bedrock:

@@ -348,14 +348,15 @@ func (e *Engine) admit(ctx context.Context, r *Request) (*Ticket, error) {
 }
 
 // ModelAllowed reports whether the models policies that apply to r allow
-// r.Model: what a model list shows the caller.
-func (e *Engine) ModelAllowed(r *Request) bool {
+// r.Model (what a model list shows the caller), and when not, the policy
+// that does not.
+func (e *Engine) ModelAllowed(r *Request) (bool, string) {
 	for _, rule := range *e.rules.Load() {
 		if rule.Kind == KindModels && rule.Applies(r) && !rule.Allowed(r.Model) {
-			return false
+			return false, rule.Name
 		}
 	}
-	return true
+	return true, ""
 }
 
 // needOf is what r reserves in a window of rule.
