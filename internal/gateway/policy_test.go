@@ -76,7 +76,7 @@ func TestPolicyDenialsInTheProvidersShape(t *testing.T) {
 	require.ErrorAs(t, message("claude-opus-4-1", 100), &aerr)
 	require.Equal(t, http.StatusForbidden, aerr.StatusCode)
 	require.Contains(t, aerr.Error(), "permission_error")
-	require.Contains(t, aerr.Error(), `model \"claude-opus-4-1\" is not allowed by aigate policy \"sonnet-only\"`)
+	require.Contains(t, aerr.Error(), `model \"claude-opus-4-1\" is not allowed by aigate policy \"sonnet-only\" (models allowed: claude-sonnet-*)`)
 	// A look-alike of an allowed name (the long s, a full-width letter) is
 	// another name.
 	for _, lookAlike := range []string{"claude-ſonnet-4-5", "claude-ｓonnet-4-5"} {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -64,7 +65,7 @@ func describe(p policies.Policy) string {
 	case policies.KindConcurrency:
 		s = fmt.Sprintf("%d requests in flight", p.Limit)
 	case policies.KindModels:
-		s = "models allowed: " + fmt.Sprint(p.AllowModels)
+		s = "models allowed: " + strings.Join(p.AllowModels, ", ")
 	}
 	if p.PerMember {
 		s += " for each member"
