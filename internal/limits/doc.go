@@ -44,9 +44,6 @@
 //	refill again ──▶ granted? admit. No replica unacknowledged? refuse (429).
 //	                 Still waiting after ReclaimWait? refuse.
 //
-// A replica that does not hand back within ReclaimWait is not waited for
-// again in that window until its lease expires.
-//
 // In a tight window replicas lease per need and hand back what is idle as
 // each request ends, so every request there costs a database round trip:
 // the price of exactness near the limit.

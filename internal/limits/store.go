@@ -33,20 +33,16 @@ type acquired struct {
 	granted int64
 	// tight: the window is tight (this acquire may have made it so).
 	tight bool
-	// unacked are the other replicas whose live leases have not handed
-	// back since it became tight, with when their leases expire.
-	unacked map[uuid.UUID]time.Time
+	// unacked is how many other replicas' live leases have not handed back
+	// since it became tight.
+	unacked int64
 }
 
 // acquire leases up to want (at least need, or nothing) from w's window,
 // opening the window first and reclaiming expired leases. When the window
 // cannot give need it becomes tight, and the replicas are told to hand back
 // what they hold idle.
-//
-// ignore names the replicas not to wait for (they did not answer before).
-func (s store) acquire(ctx context.Context, w *window, want, need int64, now time.Time, ttl time.Duration,
-	ignore func(replica uuid.UUID, now time.Time) bool,
-) (acquired, error) {
+func (s store) acquire(ctx context.Context, w *window, want, need int64, now time.Time, ttl time.Duration) (acquired, error) {
 	k := w.key
 	return database.Tx(ctx, s.db, func(ctx context.Context, tx pgx.Tx) (acquired, error) {
 		q := dbsqlc.New(tx)
@@ -100,19 +96,12 @@ func (s store) acquire(ctx context.Context, w *window, want, need int64, now tim
 			}
 			res.tight = true
 		}
-		rows, err := q.PolicyLeasesUnacked(ctx, dbsqlc.PolicyLeasesUnackedParams{
+		if res.unacked, err = q.PolicyLeasesUnacked(ctx, dbsqlc.PolicyLeasesUnackedParams{
 			PolicyID: k.policy, Subject: k.subject, WindowStart: w.start, ReplicaID: s.replica, Now: now, TightSince: &since,
-		})
-		if err != nil {
-			return acquired{}, fmt.Errorf("list leases: %w", err)
+		}); err != nil {
+			return acquired{}, fmt.Errorf("count leases: %w", err)
 		}
-		res.unacked = make(map[uuid.UUID]time.Time, len(rows))
-		for _, r := range rows {
-			if !ignore(r.ReplicaID, now) {
-				res.unacked[r.ReplicaID] = r.ExpiresAt
-			}
-		}
-		if len(res.unacked) > 0 {
+		if res.unacked > 0 {
 			// Asked on every shortfall, not only the first: a replica that
 			// leased after it acked holds allowance again.
 			if err := pubsub.Publish(ctx, tx, ReclaimChannel, k.String()); err != nil {

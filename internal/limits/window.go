@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,24 +81,6 @@ type window struct {
 	err   error
 	// handingBack is set while a hand-back of idle allowance runs. Guarded by mu.
 	handingBack bool
-	// silent are the replicas that did not hand back within ReclaimWait,
-	// with when their leases expire: they are not waited for again (a
-	// replica that died would stall every request near the limit until its
-	// lease expires). Guarded by mu.
-	silent map[uuid.UUID]time.Time
-}
-
-// ignoreSilent reports whether replica did not answer a reclaim before and
-// its lease has not yet expired (then it is reclaimed, and forgotten here).
-func (w *window) ignoreSilent(replica uuid.UUID, now time.Time) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	exp, ok := w.silent[replica]
-	if ok && !now.Before(exp) {
-		delete(w.silent, replica)
-		return false
-	}
-	return ok
 }
 
 // chunkLocked is what a refill asks for beyond the need of the waiting
@@ -236,7 +217,7 @@ func (w *window) runRefill() {
 		}
 		e.refills.Add(1)
 		e.refillsTotal.Inc()
-		res, err := e.store.acquire(ctx, w, want, min(atLeast, max(need, 1)), e.clock.Now(), e.cfg.LeaseTTL, w.ignoreSilent)
+		res, err := e.store.acquire(ctx, w, want, min(atLeast, max(need, 1)), e.clock.Now(), e.cfg.LeaseTTL)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Error("could not lease policy allowance from the database", "policy", w.key.policy, "error", err)
@@ -258,7 +239,7 @@ func (w *window) runRefill() {
 			// others try again.
 			break
 		}
-		if !res.tight || len(res.unacked) == 0 {
+		if !res.tight || res.unacked == 0 {
 			// Nothing left to wait for: every replica that held any of it
 			// has handed back what it did not need.
 			short = true
@@ -271,14 +252,8 @@ func (w *window) runRefill() {
 		select {
 		case <-returned:
 		case <-deadline:
-			e.log.Warn("gave up waiting for other replicas to hand back policy allowance; not waiting for them again until their leases expire",
-				"policy", w.key.policy, "replicas_waited_for", len(res.unacked), "waited", e.cfg.ReclaimWait)
-			w.mu.Lock()
-			if w.silent == nil {
-				w.silent = map[uuid.UUID]time.Time{}
-			}
-			maps.Copy(w.silent, res.unacked)
-			w.mu.Unlock()
+			e.log.Warn("gave up waiting for other replicas to hand back policy allowance", "policy", w.key.policy,
+				"replicas_waited_for", res.unacked, "waited", e.cfg.ReclaimWait)
 			short = true
 		case <-ctx.Done():
 			failed = ErrUnavailable

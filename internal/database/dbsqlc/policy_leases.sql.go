@@ -201,8 +201,8 @@ func (q *Queries) PolicyLeasesRenew(ctx context.Context, arg PolicyLeasesRenewPa
 	return items, nil
 }
 
-const policyLeasesUnacked = `-- name: PolicyLeasesUnacked :many
-SELECT l.replica_id, l.expires_at
+const policyLeasesUnacked = `-- name: PolicyLeasesUnacked :one
+SELECT count(*)::bigint
 FROM policy_leases l
 WHERE l.policy_id = $1 AND l.subject = $2 AND l.window_start = $3
   AND l.replica_id <> $4 AND l.expires_at >= $5
@@ -218,15 +218,10 @@ type PolicyLeasesUnackedParams struct {
 	TightSince  *time.Time
 }
 
-type PolicyLeasesUnackedRow struct {
-	ReplicaID uuid.UUID
-	ExpiresAt time.Time
-}
-
 // The live leases of other replicas that have not handed back their idle
 // allowance since the window became tight.
-func (q *Queries) PolicyLeasesUnacked(ctx context.Context, arg PolicyLeasesUnackedParams) ([]PolicyLeasesUnackedRow, error) {
-	rows, err := q.db.Query(ctx, policyLeasesUnacked,
+func (q *Queries) PolicyLeasesUnacked(ctx context.Context, arg PolicyLeasesUnackedParams) (int64, error) {
+	row := q.db.QueryRow(ctx, policyLeasesUnacked,
 		arg.PolicyID,
 		arg.Subject,
 		arg.WindowStart,
@@ -234,22 +229,9 @@ func (q *Queries) PolicyLeasesUnacked(ctx context.Context, arg PolicyLeasesUnack
 		arg.Now,
 		arg.TightSince,
 	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []PolicyLeasesUnackedRow
-	for rows.Next() {
-		var i PolicyLeasesUnackedRow
-		if err := rows.Scan(&i.ReplicaID, &i.ExpiresAt); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
 const policyWindowEnsure = `-- name: PolicyWindowEnsure :exec

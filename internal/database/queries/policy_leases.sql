@@ -54,10 +54,10 @@ UPDATE policy_windows SET tight_since = sqlc.arg(now)
 WHERE policy_id = sqlc.arg(policy_id) AND subject = sqlc.arg(subject) AND window_start = sqlc.arg(window_start)
   AND tight_since IS NULL;
 
--- name: PolicyLeasesUnacked :many
+-- name: PolicyLeasesUnacked :one
 -- The live leases of other replicas that have not handed back their idle
 -- allowance since the window became tight.
-SELECT l.replica_id, l.expires_at
+SELECT count(*)::bigint
 FROM policy_leases l
 WHERE l.policy_id = sqlc.arg(policy_id) AND l.subject = sqlc.arg(subject) AND l.window_start = sqlc.arg(window_start)
   AND l.replica_id <> sqlc.arg(replica_id) AND l.expires_at >= sqlc.arg(now)
