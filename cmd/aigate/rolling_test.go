@@ -46,6 +46,10 @@ defaults
     timeout client 5m
     timeout server 5m
     timeout http-keep-alive 10s
+    # Without it a check times out after "inter" (100 ms here), and one slow
+    # /readyz on a loaded machine would take a healthy replica out: a stopped
+    # one is still seen at once (503, or the connection refused).
+    timeout check 2s
     option http-buffer-request
     retries 3
     option redispatch 1
